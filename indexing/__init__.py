@@ -1,0 +1,1 @@
+"""Index-time stages: documents -> chunks -> vectors -> store."""

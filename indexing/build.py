@@ -1,0 +1,178 @@
+"""Index documents: load -> chunk -> contextual encode -> store, one document at a time.
+
+A document becomes visible to queries only when the store has all its chunks (the store writes
+chunks first and registers the document last). Content-hash ids make re-indexing the same file a
+no-op; a changed file (same origin, new content) replaces its old version after the new one is
+stored. A batch never stops at a bad file: it records the reason and goes on.
+This module knows nothing about retrieval or readers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, ContextManager, Iterable, Sequence
+
+import numpy as np
+
+from indexing.chunking import chunk_document, embedding_texts
+from indexing.loaders import discover_files, load_bytes, load_document
+from qa_app.config import ChunkingConfig
+from qa_app.errors import LoadError, QAError
+from qa_app.protocols import Encoder, Tokenizer, VectorStore
+from qa_app.types import Document, DocumentInfo
+
+STAGES = ("parse", "chunk", "embed", "store")
+
+
+@dataclass(frozen=True)
+class IndexEvent:
+    """Progress of one file: `stage` with `done` of `total` units (pages, chunks, ...)."""
+
+    name: str
+    stage: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class IndexOutcome:
+    """What happened to one input: added, unchanged, replaced or skipped (with the reason)."""
+
+    name: str  # path or upload name as given
+    status: str
+    doc_id: str = ""
+    source: str = ""
+    pages: int = 0
+    chunks: int = 0
+    reason: str = ""
+    replaced_id: str = ""
+
+
+Progress = Callable[[IndexEvent], None]
+
+
+class Indexer:
+    """Turns files into stored chunks. Collaborators are injected; `lock` guards the writer."""
+
+    def __init__(
+        self,
+        *,
+        store: VectorStore,
+        encoder: Encoder,
+        tokenizer: Tokenizer,
+        chunking: ChunkingConfig,
+        max_bytes: int | None = None,
+        lock: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
+        extra_sinks: Sequence[Any] = (),
+    ) -> None:
+        self._store = store
+        self._encoder = encoder
+        self._tokenizer = tokenizer
+        self._chunking = chunking
+        self._max_bytes = max_bytes
+        self._lock = lock
+        self._sinks = tuple(extra_sinks)  # e.g. the BM25 index: add(doc_id, chunks) / delete(doc_id)
+
+    def index_paths(self, paths: Iterable[str | Path], progress: Progress | None = None) -> list[IndexOutcome]:
+        """Index files and folders (walked recursively); one outcome per file or bad path."""
+        files, problems = discover_files(list(paths))
+        self.cleanup()
+        outcomes = [IndexOutcome(name=p, status="skipped", reason=r) for p, r in problems]
+        for file in files:
+            outcomes.append(self._guarded(str(file), lambda f=file: self._load_path(f, progress), origin=str(file.resolve()), progress=progress))
+        return outcomes
+
+    def index_bytes(self, data: bytes, name: str, progress: Progress | None = None) -> IndexOutcome:
+        """Index uploaded content (the web app's path)."""
+        def load() -> Document:
+            return load_bytes(data, name, max_bytes=self._max_bytes, progress=_page_progress(name, progress))
+
+        return self._guarded(name, load, origin=f"upload:{name}", progress=progress)
+
+    def cleanup(self) -> int:
+        """Remove rows of documents whose indexing was interrupted (under the writer lock)."""
+        cleanup = getattr(self._store, "cleanup_incomplete", None)
+        if cleanup is None:
+            return 0
+        with self._lock():
+            return int(cleanup())
+
+    def delete(self, doc_id: str) -> None:
+        with self._lock():
+            self._store.delete_document(doc_id)
+            for sink in self._sinks:
+                sink.delete(doc_id)
+
+    def _load_path(self, file: Path, progress: Progress | None) -> Document:
+        return load_document(file, max_bytes=self._max_bytes, progress=_page_progress(str(file), progress))
+
+    def _guarded(self, name: str, load: Callable[[], Document], *, origin: str, progress: Progress | None) -> IndexOutcome:
+        try:
+            document = load()
+        except LoadError as exc:
+            return IndexOutcome(name=name, status="skipped", reason=exc.reason)
+        try:
+            return self.index_document(document, origin=origin, name=name, progress=progress)
+        except QAError as exc:
+            return IndexOutcome(name=name, status="skipped", source=document.source, reason=str(exc))
+
+    def index_document(self, document: Document, *, origin: str = "", name: str = "", progress: Progress | None = None) -> IndexOutcome:
+        """Store one loaded document (no-op if its content is already indexed)."""
+        name = name or document.source
+        with self._lock():
+            existing = self._store.get_document(document.id)
+            if existing is not None:
+                return IndexOutcome(name=name, status="unchanged", doc_id=document.id, source=existing.source,
+                                    pages=existing.pages, chunks=existing.chunks)
+            previous = [d for d in self._store.documents() if origin and d.origin == origin]
+            chunks = chunk_document(document, self._tokenizer, self._chunking)
+            _emit(progress, name, "chunk", len(chunks), len(chunks))
+            vectors = self._encode(name, embedding_texts(chunks, self._chunking.contextual), progress)
+            info = DocumentInfo(
+                id=document.id, source=document.source, title=document.title, pages=document.page_count,
+                chunks=len(chunks), chars=len(document.text),
+                indexed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                page_starts=document.page_starts, origin=origin,
+            )
+            self._store.add_document(info, chunks, vectors)
+            for sink in self._sinks:
+                sink.add(document.id, chunks)
+            _emit(progress, name, "store", len(chunks), len(chunks))
+            for old in previous:  # the new version is complete: now retire the old one
+                self._store.delete_document(old.id)
+                for sink in self._sinks:
+                    sink.delete(old.id)
+        status = "replaced" if previous else "added"
+        return IndexOutcome(name=name, status=status, doc_id=document.id, source=document.source,
+                            pages=document.page_count, chunks=len(chunks),
+                            replaced_id=",".join(d.id for d in previous))
+
+    def _encode(self, name: str, texts: list[str], progress: Progress | None) -> np.ndarray:
+        dim = self._encoder.dimension
+        if not texts:
+            return np.zeros((0, dim), dtype=np.float32)
+        batches = getattr(self._encoder, "encode_batches", None)
+        if batches is None:
+            vectors = self._encoder.encode(texts)
+            _emit(progress, name, "embed", len(texts), len(texts))
+            return vectors
+        parts, done = [], 0
+        for part in batches(texts):
+            parts.append(part)
+            done += len(part)
+            _emit(progress, name, "embed", done, len(texts))
+        return np.concatenate(parts, axis=0)
+
+
+def _emit(progress: Progress | None, name: str, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(IndexEvent(name, stage, done, total))
+
+
+def _page_progress(name: str, progress: Progress | None) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(IndexEvent(name, "parse", done, total))

@@ -1,0 +1,395 @@
+"""`ChromaStore`: the VectorStore over chromadb 1.x (embedded PersistentClient or a server).
+
+Two collections per store: `<collection>` holds one row per chunk (id `doc:index`, the chunk text,
+its offsets, cosine HNSW over the vectors we compute ourselves); `<collection>__docs` is the
+registry, one row per *completely* indexed document. Chunks are written before their registry row
+and deleted after it, and every read path shows only chunks of registered documents, so a crash or
+a concurrent reader never sees half a document. Leftover rows of an interrupted write are removed
+by `cleanup_incomplete()` (run by `open_embedded`).
+
+The query path uses no `where` filter (Chroma scans every row for those); hits are post-filtered in
+Python. This module does no locking between processes: Chroma is not process-safe, so one writer
+process per data directory is the caller's job. chromadb is imported on first use only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from qa_app.errors import ConfigError, DocumentNotFoundError, QAError, StoreError, StoreMismatchError
+from qa_app.types import Chunk, DocumentInfo, Hit, chunk_id
+
+from indexing.stores.memory import (
+    check_document,
+    clean_chunk,
+    clean_info,
+    document_order,
+    query_vector,
+    replace_surrogates,
+)
+from indexing.stores.signature import StoreSignature
+
+MAX_BATCH = 5000  # rows per Chroma call; Chroma 1.x refuses more than 5,461
+REGISTRY_SUFFIX = "__docs"
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,504}[A-Za-z0-9]$")
+_WRITE_REMEDY = ("check that the data dir is writable, has free space and is used by no other "
+                 "process (or that the Chroma server is reachable), then index the document again")
+_READ_REMEDY = ("check that the data dir is readable and used by no other process "
+                "(or that the Chroma server is reachable)")
+
+
+@contextmanager
+def _chroma_errors(action: str, remedy: str) -> Iterator[None]:
+    """Turn anything chromadb (or its Rust core, or the network) raises into a StoreError."""
+    try:
+        yield
+    except QAError:
+        raise
+    except Exception as exc:
+        raise StoreError(f"{action}: {exc}; {remedy}") from exc
+
+
+class ChromaStore:
+    """VectorStore over two Chroma collections (chunks + registry of complete documents)."""
+
+    def __init__(self, *, client: Any, collection: str, signature: StoreSignature) -> None:
+        """Open (or create) the collections through an injected chromadb client.
+
+        Raises StoreMismatchError when the collection exists with another signature or metric.
+        """
+        if not _NAME.match(collection) or ".." in collection or collection.endswith(REGISTRY_SUFFIX):
+            raise ConfigError(
+                f"collection name {collection!r} is invalid: use 3-506 characters from "
+                f"A-Z a-z 0-9 . _ -, starting and ending with a letter or digit, not ending in {REGISTRY_SUFFIX!r}"
+            )
+        self._client = client
+        self._name = collection
+        self._signature = signature
+        self._lock = threading.RLock()  # one write sequence (chunks, then registry) at a time
+        where = f"collection {collection!r}"
+        with _chroma_errors(f"cannot open {where}", _READ_REMEDY):
+            self._chunks = self._open_collection(
+                collection,
+                metadata=signature.as_metadata(),
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+            self._registry = self._open_collection(
+                collection + REGISTRY_SUFFIX, metadata={"qa_registry_of": collection}, configuration=None
+            )
+            self._batch = min(MAX_BATCH, int(client.get_max_batch_size()))
+        signature.check(StoreSignature.from_metadata(self._chunks.metadata, where=where), where=where)
+        space = _space_of(self._chunks)
+        if space not in (None, "cosine"):
+            raise StoreMismatchError(
+                f"{where} uses the {space!r} distance, not cosine; "
+                "use another --collection or re-index into a new data dir"
+            )
+
+    # -- construction -----------------------------------------------------------------------
+
+    @classmethod
+    def open_embedded(
+        cls, path: str | os.PathLike[str], *, collection: str, signature: StoreSignature
+    ) -> "ChromaStore":
+        """Open the embedded store in directory `path` (created if missing). Telemetry is off.
+
+        Rows left by an interrupted write stay invisible to queries; the writer removes them with
+        `cleanup_incomplete()` under its lock (a reader process must not: a writer may be mid-way).
+        """
+        import chromadb
+        from chromadb.config import Settings
+
+        folder = Path(path)
+        with _chroma_errors(
+            f"cannot open the vector store in {folder}",
+            "check that the directory is writable and that no other process uses it",
+        ):
+            folder.mkdir(parents=True, exist_ok=True)
+            client = chromadb.PersistentClient(path=str(folder), settings=Settings(anonymized_telemetry=False))
+        return cls(client=client, collection=collection, signature=signature)
+
+    @classmethod
+    def open_server(
+        cls,
+        host: str,
+        port: int,
+        *,
+        collection: str,
+        signature: StoreSignature,
+        ssl: bool = False,
+        token: str = "",
+    ) -> "ChromaStore":
+        """Connect to a Chroma server (or the authenticating proxy in front of it).
+
+        `token` is sent as a bearer token. No automatic cleanup here: another process may be
+        writing to the same server; call `cleanup_incomplete()` when you know none is.
+        """
+        import chromadb
+        from chromadb.config import Settings
+
+        url = f"{'https' if ssl else 'http'}://{host}:{port}"
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        with _chroma_errors(
+            f"cannot reach the Chroma server at {url}",
+            "start the server or check chroma_host, chroma_port, chroma_ssl and chroma_token",
+        ):
+            client = chromadb.HttpClient(
+                host=host, port=port, ssl=ssl, headers=headers, settings=Settings(anonymized_telemetry=False)
+            )
+        return cls(client=client, collection=collection, signature=signature)
+
+    def _open_collection(self, name: str, *, metadata: Mapping[str, Any], configuration: Any) -> Any:
+        from chromadb.errors import NotFoundError
+
+        try:
+            # get first: creation arguments must never touch an existing collection
+            return self._client.get_collection(name, embedding_function=None)
+        except (NotFoundError, ValueError):
+            pass  # missing: create it below (get_or_create tolerates a concurrent creator)
+        return self._client.get_or_create_collection(
+            name, configuration=configuration, metadata=dict(metadata), embedding_function=None
+        )
+
+    # -- properties -------------------------------------------------------------------------
+
+    @property
+    def signature(self) -> StoreSignature:
+        return self._signature
+
+    @property
+    def collection(self) -> str:
+        return self._name
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def add_document(self, info: DocumentInfo, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Write the chunks (upsert, in batches), then the registry row that makes them visible.
+
+        An already indexed id is deleted first (the store never keeps stale chunks of it).
+        If writing fails, the chunks written so far are removed where possible.
+        """
+        matrix = check_document(info, chunks, vectors, self._signature.dimension)
+        info = clean_info(info, len(chunks))
+        rows = [clean_chunk(c) for c in chunks]
+        with self._lock:
+            if self._registered([info.id]):
+                self.delete_document(info.id)
+            try:
+                for a in range(0, len(rows), self._batch):
+                    part = rows[a:a + self._batch]
+                    self._chunks.upsert(
+                        ids=[c.id for c in part],
+                        embeddings=matrix[a:a + self._batch],
+                        documents=[c.text for c in part],
+                        metadatas=[_chunk_metadata(c, info.source) for c in part],
+                    )
+                self._registry.upsert(ids=[info.id], embeddings=[[1.0]], metadatas=[_info_metadata(info)])
+            except QAError:
+                raise
+            except Exception as exc:
+                self._discard([c.id for c in rows], exc)
+                raise StoreError(f"cannot store document {info.source!r}: {exc}; {_WRITE_REMEDY}") from exc
+
+    def delete_document(self, doc_id: str) -> None:
+        """Remove a document: its registry row first (it vanishes at once), then its chunks."""
+        with self._lock:
+            info = self.get_document(doc_id)
+            if info is None:
+                raise DocumentNotFoundError(f"no indexed document has id {doc_id!r}")
+            with _chroma_errors(f"cannot delete document {info.source!r}", _WRITE_REMEDY):
+                self._registry.delete(ids=[doc_id])
+                ids = [chunk_id(doc_id, i) for i in range(info.chunks)]
+                for a in range(0, len(ids), self._batch):
+                    self._chunks.delete(ids=ids[a:a + self._batch])
+
+    def cleanup_incomplete(self) -> int:
+        """Delete chunk rows of documents that are not registered (an interrupted add or delete)
+        and rows beyond a registered document's chunk count; return how many were deleted.
+
+        Do not call while another process writes to the same collection."""
+        with self._lock, _chroma_errors(f"cannot clean up collection {self._name!r}", _WRITE_REMEDY):
+            expected = {d.id: d.chunks for d in self.documents()}
+            if self._chunks.count() == sum(expected.values()):
+                return 0  # the usual case: no scan
+            stale: list[str] = []
+            offset = 0
+            while True:  # collect first: deleting while paging would shift the offsets
+                page = self._chunks.get(include=[], limit=self._batch, offset=offset)["ids"]
+                for cid in page:
+                    doc, _, index = cid.rpartition(":")
+                    if doc not in expected or not index.isdigit() or int(index) >= expected[doc]:
+                        stale.append(cid)
+                if len(page) < self._batch:
+                    break
+                offset += len(page)
+            for a in range(0, len(stale), self._batch):
+                self._chunks.delete(ids=stale[a:a + self._batch])
+            return len(stale)
+
+    def _discard(self, ids: list[str], cause: Exception) -> None:
+        """Best-effort rollback of a failed add; what is left is removed by cleanup_incomplete."""
+        try:
+            for a in range(0, len(ids), self._batch):
+                self._chunks.delete(ids=ids[a:a + self._batch])
+        except Exception as exc:
+            cause.add_note(f"rollback failed too ({exc}); cleanup_incomplete() will remove the rows")
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def documents(self) -> list[DocumentInfo]:
+        """Every completely indexed document, oldest first."""
+        infos: list[DocumentInfo] = []
+        with _chroma_errors("cannot list the indexed documents", _READ_REMEDY):
+            offset = 0
+            while True:
+                page = self._registry.get(include=["metadatas"], limit=self._batch, offset=offset)
+                infos += [_info_from(i, m) for i, m in zip(page["ids"], page["metadatas"] or [])]
+                if len(page["ids"]) < self._batch:
+                    break
+                offset += len(page["ids"])
+        return sorted(infos, key=document_order)
+
+    def get_document(self, doc_id: str) -> DocumentInfo | None:
+        with _chroma_errors("cannot read the document registry", _READ_REMEDY):
+            page = self._registry.get(ids=[doc_id], include=["metadatas"])
+        if not page["ids"]:
+            return None
+        return _info_from(page["ids"][0], (page["metadatas"] or [{}])[0])
+
+    def query(self, vector: np.ndarray, k: int) -> list[Hit]:
+        """The k nearest chunks of registered documents; score = 1 - cosine distance."""
+        q = query_vector(vector, self._signature.dimension)
+        if k <= 0:
+            return []
+        n = k + max(4, k // 4)  # over-fetch: some hits may belong to half-written documents
+        while True:
+            with _chroma_errors("cannot search the vector store", _READ_REMEDY):
+                res = self._chunks.query(
+                    query_embeddings=[q], n_results=n, include=["documents", "metadatas", "distances"]
+                )
+                ids = res["ids"][0]
+                metas = (res["metadatas"] or [[]])[0]
+                texts = (res["documents"] or [[]])[0]
+                dists = (res["distances"] or [[]])[0]
+                complete = self._registered({str((m or {}).get("doc_id")) for m in metas})
+            rows = [(m, t, d) for m, t, d in zip(metas, texts, dists) if (m or {}).get("doc_id") in complete]
+            if len(rows) >= k or len(ids) < n:
+                break
+            n *= 4
+        return [
+            Hit(chunk=_chunk_from(m, t), score=1.0 - float(d), rank=rank,
+                source=str(m.get("source", "")), retriever="dense")
+            for rank, (m, t, d) in enumerate(rows[:k], start=1)
+        ]
+
+    def get_chunks(self, doc_id: str, indices: Iterable[int]) -> list[Chunk]:
+        """Chunks of a registered document at `indices` that exist, sorted by index."""
+        info = self.get_document(doc_id)
+        if info is None:
+            return []
+        wanted = sorted({int(i) for i in indices if 0 <= int(i) < info.chunks})
+        return self._fetch([chunk_id(doc_id, i) for i in wanted])
+
+    def all_chunks(self) -> Iterator[Chunk]:
+        """Every chunk of every registered document, in `documents()` order, by index (lazy)."""
+        ids: list[str] = []
+        for info in self.documents():
+            for i in range(info.chunks):
+                ids.append(chunk_id(info.id, i))
+                if len(ids) == self._batch:
+                    yield from self._fetch(ids)
+                    ids = []
+        yield from self._fetch(ids)
+
+    def count(self) -> int:
+        """Number of chunk rows (including any of an unfinished write)."""
+        with _chroma_errors("cannot count the stored chunks", _READ_REMEDY):
+            return int(self._chunks.count())
+
+    def _fetch(self, ids: list[str]) -> list[Chunk]:
+        """Chunks with these ids, in the order asked, missing ones skipped."""
+        if not ids:
+            return []
+        found: dict[str, Chunk] = {}
+        with _chroma_errors("cannot read chunks", _READ_REMEDY):
+            for a in range(0, len(ids), self._batch):
+                res = self._chunks.get(ids=ids[a:a + self._batch], include=["documents", "metadatas"])
+                for cid, m, t in zip(res["ids"], res["metadatas"] or [], res["documents"] or []):
+                    found[cid] = _chunk_from(m, t)
+        return [found[i] for i in ids if i in found]
+
+    def _registered(self, doc_ids: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(doc_ids))
+        if not wanted:
+            return set()
+        return set(self._registry.get(ids=wanted, include=[])["ids"])
+
+
+def _space_of(collection: Any) -> str | None:
+    config = getattr(collection, "configuration_json", None) or {}
+    for index in ("hnsw", "spann"):
+        space = (config.get(index) or {}).get("space")
+        if space:
+            return str(space)
+    space = (collection.metadata or {}).get("hnsw:space")
+    return str(space) if space else None
+
+
+def _chunk_metadata(chunk: Chunk, source: str) -> dict[str, str | int]:
+    return {
+        "doc_id": chunk.doc_id,
+        "index": chunk.index,
+        "start": chunk.start,
+        "end": chunk.end,
+        "page": chunk.page,
+        "header": chunk.header,
+        "source": source,
+    }
+
+
+def _chunk_from(meta: Mapping[str, Any], text: str | None) -> Chunk:
+    return Chunk(
+        doc_id=str(meta["doc_id"]),
+        index=int(meta["index"]),
+        text=text or "",
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        page=int(meta["page"]),
+        header=str(meta.get("header") or ""),
+    )
+
+
+def _info_metadata(info: DocumentInfo) -> dict[str, str | int]:
+    return {
+        "source": info.source,
+        "title": info.title,
+        "pages": info.pages,
+        "chunks": info.chunks,
+        "chars": info.chars,
+        "indexed_at": replace_surrogates(info.indexed_at),
+        "page_starts": json.dumps(list(info.page_starts)),
+        "origin": replace_surrogates(info.origin),
+    }
+
+
+def _info_from(doc_id: str, meta: Mapping[str, Any] | None) -> DocumentInfo:
+    meta = meta or {}
+    return DocumentInfo(
+        id=doc_id,
+        source=str(meta.get("source", "")),
+        title=str(meta.get("title", "")),
+        pages=int(meta.get("pages", 1)),
+        chunks=int(meta.get("chunks", 0)),
+        chars=int(meta.get("chars", 0)),
+        indexed_at=str(meta.get("indexed_at", "")),
+        page_starts=tuple(int(p) for p in json.loads(str(meta.get("page_starts", "[0]")))),
+        origin=str(meta.get("origin", "")),
+    )

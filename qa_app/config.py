@@ -1,0 +1,214 @@
+"""Settings: frozen dataclasses and the one loader that fills them.
+
+Precedence, highest first: explicit overrides (CLI flags) > environment `QA_*` > config file
+(TOML, `--config` or `./qa-app.toml`) > defaults below. Flat keys: every field of every section
+is addressed by its own name (e.g. `QA_TOP_K=8`, `top_k = 8` in the file, `--top-k 8`).
+This module reads files and the environment but imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from qa_app.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
+ENCODER_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    chunk_tokens: int = 200  # target chunk size in embedder word pieces
+    overlap_tokens: int = 40  # word pieces shared by neighbouring chunks
+    contextual: str = "header"  # what is embedded with a chunk: plain | header | neighbours | late
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    data_dir: str = ".qa-data"  # embedded Chroma + BM25 live here (created on first use)
+    collection: str = "documents"  # Chroma collection name
+    chroma_host: str = ""  # set to use a Chroma server instead of the embedded store
+    chroma_port: int = 8000  # port of the Chroma server (or of the proxy in front of it)
+    chroma_token: str = ""  # bearer token sent to the authenticating proxy in front of the server
+    chroma_ssl: bool = False  # https to the proxy
+    max_file_mb: float = 200.0  # files above this size are refused
+    encode_batch_size: int = 64  # chunks per encoder batch
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    retriever: str = "hybrid"  # hybrid | dense | sparse
+    top_k: int = 5  # retrieval hits turned into windows
+    candidates: int = 30  # hits fetched from each retriever before fusion
+    rrf_k: int = 60  # reciprocal rank fusion constant
+    dense_weight: float = 1.0  # weight of the dense ranking in fusion
+    sparse_weight: float = 1.0  # weight of the BM25 ranking in fusion
+    window_chunks: int = 1  # neighbouring chunks added on each side of a hit
+    token_budget: int = 2048  # total reader word pieces per question
+    max_per_document: int = 3  # windows from one document (diversity)
+    dynamic: bool = True  # reader-driven window growth
+    max_growth_steps: int = 2  # growth steps per question
+
+
+@dataclass(frozen=True)
+class ReaderConfig:
+    reader: str = "transformer"  # transformer | lstm | baseline
+    models_dir: str = str(DEFAULT_MODELS_DIR)  # where trained checkpoints live
+    max_answer_tokens: int = 30  # longest answer in word pieces
+    n_best: int = 20  # start/end candidates per window
+    null_threshold: float | None = None  # None: the threshold tuned at training time
+    max_question_tokens: int = 64  # longer questions are cut to this many word pieces
+    batch_size: int = 16  # windows per forward pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    reader: ReaderConfig = field(default_factory=ReaderConfig)
+
+    def hash(self) -> str:
+        """Short stable hash of every setting, for stamping runs and cache keys."""
+        blob = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def replace(self, **overrides: Any) -> "Settings":
+        """A copy with flat overrides applied (same keys as the loader)."""
+        return _apply(self, overrides, origin="override")
+
+
+_SECTIONS = ("chunking", "store", "retrieval", "reader")
+
+
+def _field_index() -> dict[str, tuple[str, dataclasses.Field[Any]]]:
+    index: dict[str, tuple[str, dataclasses.Field[Any]]] = {}
+    for section in fields(Settings):
+        for f in fields(_section_type(section.name)):
+            index[f.name] = (section.name, f)
+    return index
+
+
+def _section_type(name: str) -> type:
+    return {"chunking": ChunkingConfig, "store": StoreConfig,
+            "retrieval": RetrievalConfig, "reader": ReaderConfig}[name]
+
+
+def _coerce(name: str, f: dataclasses.Field[Any], value: Any, origin: str) -> Any:
+    default = f.default
+    kind = type(default) if default is not None else float
+    if isinstance(value, str) and kind is not str:
+        text = value.strip()
+        try:
+            if kind is bool:
+                if text.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if text.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(text)
+            if default is None and text.lower() in ("", "none", "auto"):
+                return None
+            return kind(text)
+        except ValueError:
+            raise ConfigError(f"{origin}: {name} must be a {kind.__name__}, got {value!r}") from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if value is not None and not isinstance(value, kind):
+        raise ConfigError(f"{origin}: {name} must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def _apply(settings: Settings, flat: Mapping[str, Any], origin: str) -> Settings:
+    index = _field_index()
+    per_section: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
+    for key, value in flat.items():
+        key = key.replace("-", "_")
+        if key not in index:
+            raise ConfigError(f"{origin}: unknown setting {key!r}; known: {', '.join(sorted(index))}")
+        section, f = index[key]
+        per_section[section][key] = _coerce(key, f, value, origin)
+    updated = {s: dataclasses.replace(getattr(settings, s), **v) for s, v in per_section.items() if v}
+    result = dataclasses.replace(settings, **updated)
+    _validate(result)
+    return result
+
+
+def _validate(s: Settings) -> None:
+    c, r = s.chunking, s.retrieval
+    if c.chunk_tokens < 16:
+        raise ConfigError("chunk_tokens must be at least 16")
+    if not 0 <= c.overlap_tokens < c.chunk_tokens:
+        raise ConfigError("overlap_tokens must be >= 0 and smaller than chunk_tokens")
+    if c.contextual not in ("plain", "header", "neighbours", "late"):
+        raise ConfigError("contextual must be one of plain, header, neighbours, late")
+    if r.retriever not in ("hybrid", "dense", "sparse"):
+        raise ConfigError("retriever must be one of hybrid, dense, sparse")
+    if r.top_k < 1 or r.candidates < 1:
+        raise ConfigError("top_k and candidates must be at least 1")
+    if r.window_chunks < 0 or r.token_budget < 64 or r.max_per_document < 1:
+        raise ConfigError("window_chunks >= 0, token_budget >= 64 and max_per_document >= 1 are required")
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
+    index = _field_index()
+    found = {}
+    for key, value in environ.items():
+        if key.startswith("QA_"):
+            name = key[3:].lower()
+            if name in index:
+                found[name] = value
+    return found
+
+
+def _file_overrides(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(value)  # sections are optional: [retrieval] top_k = 8 == top_k = 8
+        else:
+            flat[key] = value
+    return flat
+
+
+def load_settings(
+    config_file: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build Settings from defaults, a config file, `QA_*` variables and explicit overrides."""
+    environ = os.environ if environ is None else environ
+    settings = Settings()
+    path = Path(config_file) if config_file else None
+    if path is None and environ.get("QA_CONFIG"):
+        path = Path(environ["QA_CONFIG"])
+    if path is None and Path("qa-app.toml").is_file():
+        path = Path("qa-app.toml")
+    if path is not None:
+        settings = _apply(settings, _file_overrides(path), origin=str(path))
+    settings = _apply(settings, _env_overrides(environ), origin="environment")
+    clean = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return _apply(settings, clean, origin="command line")
+
+
+def offline_environment() -> None:
+    """No hub at run time: models come from installed packages or this project (DESIGN §2).
+    Also silences the libraries' own progress bars; ours show progress instead."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

@@ -1,0 +1,98 @@
+"""The query-time pipeline: question (+ conversation) -> retrieval -> windows -> reader -> answer.
+
+Collaborators are injected (retriever, window builder, reader); nothing here loads a model or
+knows which store is used. Reader-driven window growth lives in `qa_app.retrieval.growth`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+from qa_app.conversation import Turn, retrieval_query
+from qa_app.errors import QuestionError
+from qa_app.protocols import Reader, Retriever
+from qa_app.retrieval.growth import read_with_growth
+from qa_app.retrieval.windows import WindowBuilder
+from qa_app.types import Answer, Citation, ReaderResult, Span, Window, page_of
+
+MAX_QUESTION_CHARS = 2000
+ALTERNATIVE_SHARE = 0.2  # alternatives need at least this share of the best answer's probability
+
+
+@dataclass(frozen=True)
+class PipelineOptions:
+    top_k: int = 5  # hits turned into windows
+    candidates: int = 30  # hits fetched before windows are built
+    dynamic: bool = True  # reader-driven growth
+    max_growth_steps: int = 2
+    alternatives: int = 4  # other answers shown besides the best
+
+
+class Pipeline:
+    def __init__(self, *, retriever: Retriever, windows: WindowBuilder, reader: Reader, options: PipelineOptions) -> None:
+        self._retriever = retriever
+        self._windows = windows
+        self._reader = reader
+        self._options = options
+
+    @property
+    def reader_name(self) -> str:
+        return self._reader.name
+
+    def ask(self, question: str, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
+        question = clean_question(question)
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        query = retrieval_query(question, history)
+        k = top_k or self._options.top_k
+        hits = self._retriever.retrieve(query, max(k, self._options.candidates))[:k]
+        t1 = time.perf_counter()
+        windows = self._windows.build(hits)
+        t2 = time.perf_counter()
+        result, windows, steps = read_with_growth(
+            self._reader, self._windows, question, windows,
+            max_steps=self._options.max_growth_steps if self._options.dynamic else 0,
+        )
+        t3 = time.perf_counter()
+        timings.update(retrieve=(t1 - t0) * 1000, windows=(t2 - t1) * 1000, read=(t3 - t2) * 1000,
+                       total=(t3 - t0) * 1000)
+        return make_answer(question, query, result, windows, timings, self._reader.name, self._options.alternatives)
+
+
+def clean_question(question: str) -> str:
+    question = " ".join((question or "").split())
+    if not question:
+        raise QuestionError("the question is empty; type a question about your documents")
+    return question[:MAX_QUESTION_CHARS]
+
+
+def citation_for(span: Span, window: Window) -> Citation:
+    return Citation(doc_id=window.doc_id, source=window.source, start=span.start, end=span.end,
+                    page=page_of(window.page_starts, span.start), quote=span.text)
+
+
+def make_answer(
+    question: str, query: str, result: ReaderResult, windows: Sequence[Window], timings: dict[str, float],
+    reader: str, alternatives: int,
+) -> Answer:
+    """The final Answer: best span with its citation when the reader answers, else not found."""
+    common = dict(question=question, query=query, windows=tuple(windows), timings_ms=timings, reader=reader)
+    if not result.answerable or not result.spans:
+        return Answer(text="", score=result.null_score, **common)  # type: ignore[arg-type]
+    best = result.spans[0]
+    others: list[Answer] = []
+    seen = {best.text.strip().lower()}
+    for span in result.spans[1:]:
+        key = span.text.strip().lower()
+        if key in seen or len(others) >= alternatives:
+            continue
+        seen.add(key)
+        if span.score >= ALTERNATIVE_SHARE * best.score:
+            others.append(Answer(question=question, text=span.text, score=span.score,
+                                 citations=(citation_for(span, windows[span.window_index]),), reader=reader))
+    return Answer(
+        text=best.text, score=best.score, citations=(citation_for(best, windows[best.window_index]),),
+        alternatives=tuple(others), token_probs=result.token_probs, **common,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,126 @@
+"""The transformer span extractor: a BERT-style encoder, a start/end head and an answerability
+head on the [CLS] state, plus saving/loading as safetensors with its tokenizer and settings.
+
+Imports torch and transformers: load this module only when a transformer reader is used.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from qa_app.config import offline_environment  # noqa: E402
+
+offline_environment()
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from qa_app.errors import ModelNotFoundError  # noqa: E402
+
+READER_FILE = "reader.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class SpanReaderSettings:
+    """What a checkpoint needs besides its weights, saved as reader.json."""
+
+    base_model: str  # where the encoder came from (name, for the model card)
+    max_length: int = 384  # word pieces per feature
+    stride: int = 128  # overlap between features of one long window
+    max_question_tokens: int = 64
+    null_threshold: float = 0.0  # answer when best span logit - null logit > this
+    answerability_weight: float = 1.0  # how much of the answerability logit goes into the null score
+    kind: str = "transformer"
+
+
+class SpanReaderModel(nn.Module):
+    """Encoder + start/end logits + an answerability logit from [CLS]."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        hidden = encoder.config.hidden_size
+        self.qa_outputs = nn.Linear(hidden, 2)
+        self.has_answer = nn.Linear(hidden, 1)
+        for layer in (self.qa_outputs, self.has_answer):
+            nn.init.normal_(layer.weight, std=0.02)
+            nn.init.zeros_(layer.bias)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids
+        hidden = self.encoder(**kwargs).last_hidden_state
+        logits = self.qa_outputs(hidden).float()
+        start, end = logits[..., 0], logits[..., 1]
+        masked = attention_mask == 0
+        start = start.masked_fill(masked, -1e4)
+        end = end.masked_fill(masked, -1e4)
+        answer_logit = self.has_answer(hidden[:, 0]).float().squeeze(-1)
+        return start, end, answer_logit
+
+
+def null_logits(start: torch.Tensor, end: torch.Tensor, answer_logit: torch.Tensor, weight: float) -> torch.Tensor:
+    """SQuAD2 null score (CLS start + end) shifted by the answerability head (higher = no answer)."""
+    return start[:, 0] + end[:, 0] - weight * answer_logit
+
+
+def build_from_base(base_path: str | Path) -> SpanReaderModel:
+    from transformers import AutoModel
+
+    encoder = AutoModel.from_pretrained(str(base_path), add_pooling_layer=False)
+    return SpanReaderModel(encoder)
+
+
+def build_tiny(vocab_size: int = 1000) -> SpanReaderModel:
+    """A tiny random model built from a config in code, for plumbing tests (no download)."""
+    from transformers import BertConfig, BertModel
+
+    config = BertConfig(
+        vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=512,
+    )
+    return SpanReaderModel(BertModel(config, add_pooling_layer=False))
+
+
+def save_checkpoint(
+    model: SpanReaderModel, tokenizer: Any, settings: SpanReaderSettings, out_dir: str | Path, *, fp16: bool = True
+) -> Path:
+    """Write weights (safetensors), encoder config, tokenizer files and reader.json into out_dir."""
+    from safetensors.torch import save_file
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.half() if fp16 and v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out / WEIGHTS_FILE))
+    model.encoder.config.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    (out / READER_FILE).write_text(json.dumps(asdict(settings), indent=2) + "\n", encoding="utf-8")
+    return out
+
+
+def load_checkpoint(path: str | Path) -> tuple[SpanReaderModel, Any, SpanReaderSettings]:
+    """Load a checkpoint written by save_checkpoint (weights upcast to float32)."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    root = Path(path)
+    if not (root / WEIGHTS_FILE).is_file() or not (root / READER_FILE).is_file():
+        raise ModelNotFoundError(
+            f"no reader checkpoint in {root}: expected {WEIGHTS_FILE} and {READER_FILE}; "
+            "train one with `qa-app train` or pass --models-dir"
+        )
+    settings = SpanReaderSettings(**json.loads((root / READER_FILE).read_text(encoding="utf-8")))
+    config = AutoConfig.from_pretrained(str(root))
+    model = SpanReaderModel(AutoModel.from_config(config, add_pooling_layer=False))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(root / WEIGHTS_FILE)).items()}
+    model.load_state_dict(state)
+    model.eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(root))
+    return model, tokenizer, settings

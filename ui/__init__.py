@@ -1,0 +1,1 @@
+"""Streamlit pages and rendering only: calls the pipeline, holds no logic."""
