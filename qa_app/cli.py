@@ -100,7 +100,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return load_settings(getattr(args, "config", None), overrides)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, make_app: Callable[[Settings], Any] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None or (args.command == "docs" and args.docs_command is None):
@@ -108,12 +108,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     from qa_app import commands
 
-    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+    if make_app is None:
+        from qa_app.wiring import App as make_app
+    handlers: dict[str, Callable[[argparse.Namespace, Callable[[Settings], Any]], int]] = {
         "index": commands.index, "ask": commands.ask, "chat": commands.chat, "docs": commands.docs,
         "train": commands.train, "eval": commands.evaluate,
     }
     try:
-        return handlers[args.command](args)
+        return handlers[args.command](args, make_app)
     except QAError as exc:
         print(f"qa-app: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -6,11 +6,12 @@ import argparse
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from qa_app.cli import EXIT_USER_ERROR, print_json, settings_from
 
 EXIT_PARTIAL = 1  # some files were skipped, the others indexed
+AppFactory = Callable[[Any], Any]  # Settings -> App (tests pass one wiring fakes)
 from qa_app.errors import DocumentNotFoundError, QAError
 
 
@@ -20,10 +21,8 @@ def _progress_bar(**kwargs: Any) -> Any:
     return tqdm(file=sys.stderr, mininterval=1.0, disable=None, **kwargs)
 
 
-def index(args: argparse.Namespace) -> int:
-    from qa_app.wiring import App
-
-    app = App(settings_from(args))
+def index(args: argparse.Namespace, make_app: AppFactory) -> int:
+    app = make_app(settings_from(args))
     bars: dict[str, Any] = {}
 
     def progress(event: Any) -> None:
@@ -63,11 +62,10 @@ def _check_not_empty(app: Any) -> None:
                       "run `qa-app index PATH` first")
 
 
-def ask(args: argparse.Namespace) -> int:
+def ask(args: argparse.Namespace, make_app: AppFactory) -> int:
     from qa_app.serialize import answer_to_json
-    from qa_app.wiring import App
 
-    app = App(settings_from(args))
+    app = make_app(settings_from(args))
     _check_not_empty(app)
     answer = app.pipeline().ask(args.question, top_k=args.top_k)
     if args.json:
@@ -92,11 +90,10 @@ def format_answer(answer: Any) -> str:
     return "\n".join(lines)
 
 
-def chat(args: argparse.Namespace) -> int:
+def chat(args: argparse.Namespace, make_app: AppFactory) -> int:
     from qa_app.conversation import Turn
-    from qa_app.wiring import App
 
-    app = App(settings_from(args))
+    app = make_app(settings_from(args))
     _check_not_empty(app)
     pipeline = app.pipeline()
     history: list[Turn] = []
@@ -127,10 +124,8 @@ def chat(args: argparse.Namespace) -> int:
     return 0
 
 
-def docs(args: argparse.Namespace) -> int:
-    from qa_app.wiring import App
-
-    app = App(settings_from(args))
+def docs(args: argparse.Namespace, make_app: AppFactory) -> int:
+    app = make_app(settings_from(args))
     if args.docs_command == "list":
         infos = app.store.documents()
         if args.json:
@@ -149,7 +144,7 @@ def docs(args: argparse.Namespace) -> int:
     return 0
 
 
-def train(args: argparse.Namespace) -> int:
+def train(args: argparse.Namespace, make_app: AppFactory) -> int:
     from qa_app.config import DEFAULT_MODELS_DIR
 
     overrides = {k: getattr(args, k) for k in ("epochs", "learning_rate", "batch_size", "accumulation", "seed",
@@ -168,18 +163,19 @@ def train(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate(args: argparse.Namespace) -> int:
+def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
     from qa_app.evaluation.run import evaluate_gold, load_eval_examples, write_outputs
-    from qa_app.wiring import build_reader, checkpoint_dir
+    from qa_app.wiring import checkpoint_dir
 
     settings = settings_from(args)
+    app = make_app(settings)
     if args.mode == "open":
         raise QAError("open-book evaluation is not available yet; use --mode gold")
     dataset, examples = load_eval_examples(args.dataset, args.split, args.limit, seed=args.seed)
     names = [n.strip() for n in (args.reader or settings.reader.reader).split(",") if n.strip()]
     reports = []
     for name in names:
-        reader = build_reader(settings, name)
+        reader = app.reader(name)
         bar = _progress_bar(total=len(examples), desc=f"{name} gold", unit="q")
         report, rows = evaluate_gold(reader, name, dataset, examples, split=args.split, config_hash=settings.hash(),
                                      model=str(checkpoint_dir(settings, name)), seed=args.seed,

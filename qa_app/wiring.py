@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from qa_app.config import ENCODER_ID, Settings
 from qa_app.errors import ConfigError, ModelNotFoundError, StoreLockedError
@@ -43,8 +43,16 @@ def writer_lock(data_dir: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[Non
 class App:
     """The wired objects for one set of settings. Heavy parts are created on first access."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, encoder: Any = None, tokenizer: Any = None, store: Any = None,
+        readers: Mapping[str, Reader] | None = None,
+    ) -> None:
+        """Given collaborators replace the real ones (tests pass fakes here)."""
         self.settings = settings
+        for name, given in (("encoder", encoder), ("tokenizer", tokenizer), ("store", store)):
+            if given is not None:
+                self.__dict__[name] = given  # pre-fills the cached_property
+        self._readers = dict(readers or {})
 
     @property
     def data_dir(self) -> Path:
@@ -88,7 +96,10 @@ class App:
         return DenseRetriever(encoder=self.encoder, store=self.store)
 
     def reader(self, name: str | None = None) -> Reader:
-        return build_reader(self.settings, name or self.settings.reader.reader)
+        name = name or self.settings.reader.reader
+        if name not in self._readers:
+            self._readers[name] = build_reader(self.settings, name)
+        return self._readers[name]
 
     def pipeline(self, reader: str | None = None) -> Pipeline:
         from qa_app.retrieval.windows import WindowBuilder
