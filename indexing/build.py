@@ -20,7 +20,7 @@ import numpy as np
 from indexing.chunking import chunk_document, embedding_texts
 from indexing.loaders import discover_files, load_bytes, load_document
 from qa_app.config import ChunkingConfig
-from qa_app.errors import LoadError, QAError
+from qa_app.errors import LoadError, QAError, StoreError
 from qa_app.protocols import Encoder, Tokenizer, VectorStore
 from qa_app.types import Document, DocumentInfo
 
@@ -138,8 +138,7 @@ class Indexer:
                 page_starts=document.page_starts, origin=origin,
             )
             self._store.add_document(info, chunks, vectors)
-            for sink in self._sinks:
-                sink.add(document.id, chunks)
+            self._add_to_sinks(document.id, chunks)
             _emit(progress, name, "store", len(chunks), len(chunks))
             for old in previous:  # the new version is complete: now retire the old one
                 self._store.delete_document(old.id)
@@ -149,6 +148,18 @@ class Indexer:
         return IndexOutcome(name=name, status=status, doc_id=document.id, source=document.source,
                             pages=document.page_count, chunks=len(chunks),
                             replaced_id=",".join(d.id for d in previous))
+
+    def _add_to_sinks(self, doc_id: str, chunks: list[Any]) -> None:
+        """Add to every sink (e.g. BM25); if one fails, take the document out everywhere again."""
+        try:
+            for sink in self._sinks:
+                sink.add(doc_id, chunks)
+        except Exception as exc:  # any sink failure: undo, so store and sinks never disagree
+            self._store.delete_document(doc_id)
+            for sink in self._sinks:
+                with contextlib.suppress(Exception):
+                    sink.delete(doc_id)
+            raise StoreError(f"could not update the keyword index ({exc}); nothing was stored, index again") from exc
 
     def _encode(self, name: str, texts: list[str], progress: Progress | None) -> np.ndarray:
         dim = self._encoder.dimension

@@ -309,7 +309,13 @@ def _append_chunk(chunks: list[Chunk], document: Document, context: _Context,
         end=end,
         page=context.page(start),
         header=context.header(start),
+        gap_before=_gap(document.text, chunks[-1].end if chunks else start, start),
     ))
+
+
+def _gap(text: str, previous_end: int, start: int) -> str:
+    """The text between the previous chunk and this one when they do not overlap (whitespace)."""
+    return text[previous_end:start] if previous_end < start else ""
 
 
 def _without_shared_tail(previous: str, text: str) -> str:

@@ -151,14 +151,14 @@ def train(args: argparse.Namespace, make_app: AppFactory) -> int:
                                                  "limit_train", "limit_validation", "limit_test")}
     out = Path(args.out) if args.out else DEFAULT_MODELS_DIR / args.reader
     run_dir = Path(args.run_dir) if args.run_dir else Path(".qa-runs") / args.reader
-    if args.reader == "transformer":
-        from qa_app.training.runner import train_transformer_reader
+    from qa_app.training.runner import train_lstm_reader, train_transformer_reader
 
-        card = train_transformer_reader(data=args.data, base=args.base, out_dir=out, run_dir=run_dir, resume=args.resume,
-                                        overrides=overrides, log=lambda m: print(m, file=sys.stderr, flush=True),
-                                        progress_factory=_progress_bar)
-    else:
-        raise QAError("the LSTM reader is not available yet; use --reader transformer")
+    trainers = {"transformer": train_transformer_reader, "lstm": train_lstm_reader}
+    if args.reader not in trainers:
+        raise QAError(f"cannot train reader {args.reader!r}; choose one of: {', '.join(trainers)}")
+    card = trainers[args.reader](data=args.data, base=args.base, out_dir=out, run_dir=run_dir, resume=args.resume,
+                                 overrides=overrides, log=lambda m: print(m, file=sys.stderr, flush=True),
+                                 progress_factory=_progress_bar)
     print_json({"out": str(out), "validation": card["validation"], "test": card["test"]})
     return 0
 
@@ -169,10 +169,39 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
 
     settings = settings_from(args)
     app = make_app(settings)
-    if args.mode == "open":
-        raise QAError("open-book evaluation is not available yet; use --mode gold")
     dataset, examples = load_eval_examples(args.dataset, args.split, args.limit, seed=args.seed)
     names = [n.strip() for n in (args.reader or settings.reader.reader).split(",") if n.strip()]
+    if args.mode == "open":
+        from qa_app.evaluation.open_book import evaluate_open, runs_needed
+        from qa_app.evaluation.report import write_report
+
+        if len(names) != 1:
+            raise QAError("open-book evaluation takes one reader at a time; give --reader NAME")
+        compare = bool(getattr(args, "compare_windows", False))
+        bar = _progress_bar(total=len(examples) * runs_needed(settings, compare), desc=f"{names[0]} open", unit="q")
+        report, rows = evaluate_open(
+            app=app, make_app=make_app, dataset=dataset, examples=examples, split=args.split, corpus=args.corpus,
+            reader_name=names[0], model=str(checkpoint_dir(settings, names[0])), seed=args.seed,
+            compare_windows=compare, progress=bar.update, log=lambda m: print(m, file=sys.stderr, flush=True))
+        bar.close()
+        if args.out:
+            write_outputs(Path(args.out), f"{names[0]}-open-{args.corpus}-{args.split}", report, rows)
+        if args.report:
+            write_report(args.report, report, rows)
+        if args.json:
+            print_json(report)
+            return 0
+        lat = report["latency_ms"]["end_to_end"]
+        print(f"{names[0]} open ({args.corpus} corpus): EM {report['exact']:.2f} F1 {report['f1']:.2f} "
+              f"HasAns EM {report.get('HasAns_exact', float('nan')):.2f} NoAns EM {report.get('NoAns_exact', float('nan')):.2f} "
+              f"recall@5 {report['recall@5']:.3f} hit recall@5 {report['hit_recall@5']:.3f} MRR {report['mrr']:.3f} "
+              f"latency p50 {lat['p50']:.0f} ms p95 {lat['p95']:.0f} ms ({report['questions']} questions, split {args.split})")
+        errors = report["errors"]
+        print(f"errors: {errors['total']} = " + ", ".join(f"{c} {errors[c]:.0%}" for c in errors["counts"]))
+        for name, c in report.get("compare_windows", {}).items():
+            print(f"{name} window: EM {c['exact']:.2f} F1 {c['f1']:.2f} tokens read {c['tokens_read_per_question']['mean']:.0f} "
+                  f"latency p50 {c['latency_ms']['end_to_end']['p50']:.0f} ms")
+        return 0
     reports = []
     for name in names:
         reader = app.reader(name)

@@ -119,7 +119,9 @@ def _coerce(name: str, f: dataclasses.Field[Any], value: Any, origin: str) -> An
             return kind(text)
         except ValueError:
             raise ConfigError(f"{origin}: {name} must be a {kind.__name__}, got {value!r}") from None
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+    if isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"{origin}: {name} must be a {kind.__name__}, got {value!r}")
+    if kind is float and isinstance(value, int):
         return float(value)
     if value is not None and not isinstance(value, kind):
         raise ConfigError(f"{origin}: {name} must be a {kind.__name__}, got {value!r}")

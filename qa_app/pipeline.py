@@ -78,7 +78,8 @@ def make_answer(
     reader: str, alternatives: int,
 ) -> Answer:
     """The final Answer: best span with its citation when the reader answers, else not found."""
-    common = dict(question=question, query=query, windows=tuple(windows), timings_ms=timings, reader=reader)
+    common = dict(question=question, query=query, windows=tuple(windows), timings_ms=timings, reader=reader,
+                  no_answer_margin=result.null_logit_diff)
     if not result.answerable or not result.spans:
         return Answer(text="", score=result.null_score, **common)  # type: ignore[arg-type]
     best = result.spans[0]

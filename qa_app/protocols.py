@@ -31,6 +31,8 @@ class Tokenizer(Protocol):
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]: ...  # one (start, end) per piece
 
+    def count_tokens(self, text: str) -> int: ...  # word pieces in text (window token budgets)
+
 
 @runtime_checkable
 class VectorStore(Protocol):

@@ -61,6 +61,7 @@ class Chunk:
     end: int
     page: int  # 1-based page of `start`
     header: str = ""  # context header embedded with the chunk (title, section)
+    gap_before: str = ""  # the whitespace between the previous chunk's end and `start`, if they do not overlap
 
     @property
     def id(self) -> str:
@@ -188,6 +189,7 @@ class Answer:
     token_probs: TokenProbs | None = None
     timings_ms: Mapping[str, float] = field(default_factory=dict, compare=False)
     reader: str = ""
+    no_answer_margin: float | None = None  # reader's best span logit minus null logit (> threshold => answer)
 
     @property
     def found(self) -> bool:

@@ -88,12 +88,35 @@ class App:
 
         lock = (lambda: writer_lock(self.data_dir)) if not self.settings.store.chroma_host else contextlib.nullcontext
         return Indexer(store=self.store, encoder=self.encoder, tokenizer=self.tokenizer,
-                       chunking=self.settings.chunking, max_bytes=int(self.settings.store.max_file_mb * MB), lock=lock)
+                       chunking=self.settings.chunking, max_bytes=int(self.settings.store.max_file_mb * MB), lock=lock,
+                       extra_sinks=(self.sparse_index,))
+
+    @cached_property
+    def sparse_index(self) -> Any:
+        """The BM25 index next to the store (`<data_dir>/bm25/<collection>/`), reconciled with the
+        store when opened: documents the store lacks are dropped, missing ones re-added from it."""
+        from indexing.sparse import BM25Index, sync_index
+
+        index = BM25Index(path=self.data_dir / "bm25" / self.settings.store.collection)
+        sync_index(index, self.store)
+        return index
 
     def retriever(self) -> Any:
         from qa_app.retrieval.dense import DenseRetriever
+        from qa_app.retrieval.hybrid import HybridRetriever
+        from qa_app.retrieval.sparse import SparseRetriever
 
-        return DenseRetriever(encoder=self.encoder, store=self.store)
+        r = self.settings.retrieval
+        if r.retriever == "dense":
+            return DenseRetriever(encoder=self.encoder, store=self.store)
+        sparse = SparseRetriever(index=self.sparse_index, store=self.store)
+        if r.retriever == "sparse":
+            return sparse
+        if min(r.dense_weight, r.sparse_weight) < 0 or max(r.dense_weight, r.sparse_weight) <= 0:
+            raise ConfigError("dense_weight and sparse_weight must be >= 0 and not both 0")
+        dense = DenseRetriever(encoder=self.encoder, store=self.store)
+        return HybridRetriever(retrievers=[(dense, r.dense_weight), (sparse, r.sparse_weight)],
+                               rrf_k=r.rrf_k, candidates=r.candidates)
 
     def reader(self, name: str | None = None) -> Reader:
         name = name or self.settings.reader.reader
@@ -131,4 +154,14 @@ def build_reader(settings: Settings, name: str) -> Reader:
                 "or point --models-dir at a folder holding transformer/"
             )
         return TransformerReader(checkpoint=path, config=settings.reader)
+    if name == "lstm":
+        from qa_app.readers.lstm import LSTMReader
+
+        path = checkpoint_dir(settings, name)
+        if not (path / "model.safetensors").is_file():
+            raise ModelNotFoundError(
+                f"no LSTM reader checkpoint in {path}; train one with `qa-app train --reader lstm` "
+                "or point --models-dir at a folder holding lstm/"
+            )
+        return LSTMReader(checkpoint=path, config=settings.reader)
     raise ConfigError(f"unknown reader {name!r}; choose one of: {', '.join(READERS)}")

@@ -8,6 +8,8 @@ from typing import Sequence
 
 import numpy as np
 
+from qa_app.types import ReaderResult, Span, Window
+
 _WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
@@ -43,3 +45,34 @@ class RegexTokenizer:
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         return [(m.start(), m.end()) for m in _WORD.finditer(text)]
+
+    def count_tokens(self, text: str) -> int:
+        return len(_WORD.findall(text))
+
+
+class FakeReader:
+    """Reader that "finds" a chosen answer: the first window whose text holds `answer` gives the span.
+
+    It abstains (no spans, `answerable=False`) when no window holds the answer or `answer` is "".
+    Every call is recorded in `calls` as (question, windows), so tests can see what was (re-)read.
+    """
+
+    def __init__(self, answer: str = "", *, score: float = 0.9, name: str = "fake") -> None:
+        self._answer = answer
+        self._score = score
+        self.name = name
+        self.calls: list[tuple[str, tuple[Window, ...]]] = []
+
+    def read(self, question: str, windows: Sequence[Window]) -> ReaderResult:
+        self.calls.append((question, tuple(windows)))
+        nulls = tuple(0.0 for _ in windows)
+        for index, window in enumerate(windows):
+            at = window.text.find(self._answer) if self._answer else -1
+            if at >= 0:
+                start = window.start + at
+                span = Span(text=self._answer, start=start, end=start + len(self._answer), score=self._score,
+                            logit=5.0, window_index=index)
+                return ReaderResult(spans=(span,), null_score=1.0 - self._score, null_logit_diff=5.0,
+                                    answerable=True, window_null_logits=nulls)
+        return ReaderResult(spans=(), null_score=1.0, null_logit_diff=float("-inf"), answerable=False,
+                            window_null_logits=nulls)

@@ -351,6 +351,7 @@ def _chunk_metadata(chunk: Chunk, source: str) -> dict[str, str | int]:
         "end": chunk.end,
         "page": chunk.page,
         "header": chunk.header,
+        "gap_before": chunk.gap_before,
         "source": source,
     }
 
@@ -364,6 +365,7 @@ def _chunk_from(meta: Mapping[str, Any], text: str | None) -> Chunk:
         end=int(meta["end"]),
         page=int(meta["page"]),
         header=str(meta.get("header") or ""),
+        gap_before=str(meta.get("gap_before") or ""),
     )
 
 

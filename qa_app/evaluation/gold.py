@@ -7,6 +7,7 @@ from typing import Any, Callable, Sequence
 
 from qa_app.data.squad import QAExample, gold_answers_by_id
 from qa_app.evaluation.metrics import exact_f1, squad_v2_scores
+from qa_app.evaluation.outcomes import attribute
 from qa_app.types import ReaderResult, Window
 
 
@@ -20,6 +21,7 @@ class GoldPrediction:
     exact: int
     f1: float
     has_answer: bool
+    cause: str  # "correct" or why not (qa_app.evaluation.outcomes.attribute); gold mode: the window holds the gold
 
 
 def paragraph_window(example: QAExample) -> Window:
@@ -46,8 +48,9 @@ def gold_predictions(examples: Sequence[QAExample], results: Sequence[ReaderResu
         forced = result.spans[0].text if result.spans else ""
         text = forced if result.answerable else ""
         exact, f1 = exact_f1(example.answer_texts, text)
+        cause = attribute(has_answer=not example.is_impossible, exact=exact, answered=bool(text), gold_in_windows=True)
         preds.append(GoldPrediction(example.id, example.question, text, forced, -result.null_logit_diff,
-                                    exact, f1, not example.is_impossible))
+                                    exact, f1, not example.is_impossible, cause))
     return preds
 
 

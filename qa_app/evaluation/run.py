@@ -12,7 +12,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from qa_app.data.squad import QAExample, SquadDataset, load_squad, locate_squad_v2_dev, sample_examples, split_examples
+from qa_app.data.squad import (
+    QAExample,
+    SquadDataset,
+    load_squad,
+    locate_squad_v2_dev,
+    sample_examples,
+    split_examples,
+)
 from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
 
 DEFAULT_SEED = 0

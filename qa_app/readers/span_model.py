@@ -93,33 +93,48 @@ def save_checkpoint(
     model: SpanReaderModel, tokenizer: Any, settings: SpanReaderSettings, out_dir: str | Path, *, fp16: bool = True
 ) -> Path:
     """Write weights (safetensors), encoder config, tokenizer files and reader.json into out_dir."""
+    out = write_weights_and_settings(model.state_dict(), tokenizer, settings, out_dir, fp16=fp16)
+    model.encoder.config.save_pretrained(str(out))
+    return out
+
+
+def write_weights_and_settings(
+    state_dict: dict[str, torch.Tensor], tokenizer: Any, settings: SpanReaderSettings, out_dir: str | Path, *, fp16: bool
+) -> Path:
+    """What every span-reader checkpoint holds: weights (safetensors), tokenizer files, reader.json."""
     from safetensors.torch import save_file
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if fp16 and v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
+    state = {k: (v.half() if fp16 and v.is_floating_point() else v).contiguous() for k, v in state_dict.items()}
     save_file(state, str(out / WEIGHTS_FILE))
-    model.encoder.config.save_pretrained(str(out))
     tokenizer.save_pretrained(str(out))
     (out / READER_FILE).write_text(json.dumps(asdict(settings), indent=2) + "\n", encoding="utf-8")
     return out
 
 
-def load_checkpoint(path: str | Path) -> tuple[SpanReaderModel, Any, SpanReaderSettings]:
-    """Load a checkpoint written by save_checkpoint (weights upcast to float32)."""
+def read_weights_and_settings(root: Path) -> tuple[dict[str, torch.Tensor], SpanReaderSettings]:
+    """Weights (upcast to float32) and reader.json of a checkpoint; ModelNotFoundError if missing."""
     from safetensors.torch import load_file
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    root = Path(path)
     if not (root / WEIGHTS_FILE).is_file() or not (root / READER_FILE).is_file():
         raise ModelNotFoundError(
             f"no reader checkpoint in {root}: expected {WEIGHTS_FILE} and {READER_FILE}; "
             "train one with `qa-app train` or pass --models-dir"
         )
     settings = SpanReaderSettings(**json.loads((root / READER_FILE).read_text(encoding="utf-8")))
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(root / WEIGHTS_FILE)).items()}
+    return state, settings
+
+
+def load_checkpoint(path: str | Path) -> tuple[SpanReaderModel, Any, SpanReaderSettings]:
+    """Load a checkpoint written by save_checkpoint (weights upcast to float32)."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    root = Path(path)
+    state, settings = read_weights_and_settings(root)
     config = AutoConfig.from_pretrained(str(root))
     model = SpanReaderModel(AutoModel.from_config(config, add_pooling_layer=False))
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(root / WEIGHTS_FILE)).items()}
     model.load_state_dict(state)
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(str(root))

@@ -1,4 +1,6 @@
-"""The trained transformer reader behind the `Reader` protocol.
+"""The trained span-model readers behind the `Reader` protocol: `SpanModelReader` holds the logic
+shared by every model that returns (start, end, answer_logit) over tokenised features (the LSTM
+reader subclasses it too); `TransformerReader` picks the transformer checkpoint.
 
 Reads windows of any length (strided features), decodes n-best spans over all windows of a question
 together, and returns document offsets. The model loads on first use.
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Self, Sequence
 
 import numpy as np
 
@@ -20,10 +22,11 @@ from qa_app.types import ReaderResult, Span, TokenProbs, Window
 CACHE_WINDOWS = 64  # (question, window) model outputs kept for re-reads during window growth
 
 
-class TransformerReader:
-    """Span extraction with a checkpoint written by `qa-app train --reader transformer`."""
+class SpanModelReader:
+    """Span extraction with a span-model checkpoint; subclasses say how to load it (`_load_checkpoint`)
+    and whether to use bf16 by default (`_default_bf16`)."""
 
-    name = "transformer"
+    name = "span"
 
     def __init__(self, *, checkpoint: str | Path, config: ReaderConfig, bf16: bool | None = None) -> None:
         self._checkpoint = Path(checkpoint)
@@ -35,7 +38,7 @@ class TransformerReader:
         self._cache_lock = threading.Lock()
 
     @classmethod
-    def from_model(cls, model: Any, tokenizer: Any, settings: Any, *, config: ReaderConfig, bf16: bool = False) -> "TransformerReader":
+    def from_model(cls, model: Any, tokenizer: Any, settings: Any, *, config: ReaderConfig, bf16: bool = False) -> Self:
         reader = cls(checkpoint="<in memory>", config=config, bf16=bf16)
         reader._loaded = (model, tokenizer, settings)
         return reader
@@ -43,14 +46,17 @@ class TransformerReader:
     def _load(self) -> tuple[Any, Any, Any]:
         with self._lock:
             if self._loaded is None:
-                from qa_app.readers.span_model import load_checkpoint
-
-                self._loaded = load_checkpoint(self._checkpoint)
+                self._loaded = self._load_checkpoint(self._checkpoint)
             if self._bf16 is None:
-                from qa_app.readers.inference import use_bf16
-
-                self._bf16 = use_bf16()
+                self._bf16 = self._default_bf16()
             return self._loaded
+
+    def _load_checkpoint(self, path: Path) -> tuple[Any, Any, Any]:
+        """(model, tokenizer, settings) of the checkpoint in `path`."""
+        raise NotImplementedError
+
+    def _default_bf16(self) -> bool:
+        return False
 
     @property
     def settings(self) -> Any:
@@ -167,3 +173,19 @@ class TransformerReader:
         """`read` for many questions, batching all their features together."""
         raws, owner = self.raw_for_items(items, progress)
         return self.results_from_raws(items, raws, owner)
+
+
+class TransformerReader(SpanModelReader):
+    """Span extraction with a checkpoint written by `qa-app train --reader transformer`."""
+
+    name = "transformer"
+
+    def _load_checkpoint(self, path: Path) -> tuple[Any, Any, Any]:
+        from qa_app.readers.span_model import load_checkpoint
+
+        return load_checkpoint(path)
+
+    def _default_bf16(self) -> bool:
+        from qa_app.readers.inference import use_bf16
+
+        return use_bf16()

@@ -36,8 +36,9 @@ class _Range:
 def merge_text(chunks: Sequence[Chunk]) -> tuple[str, int, int]:
     """Contiguous text of adjacent chunks (sorted by index), using offsets to drop overlaps.
 
-    Chunks are trimmed, so two chunks that do not overlap may have whitespace between them that no
-    chunk holds: it is filled with spaces of the same length, keeping every offset exact.
+    Chunks are trimmed: the whitespace between two chunks that do not overlap comes from the later
+    chunk's `gap_before`, so the result is the exact document slice. (Should a gap be unknown, it
+    is filled with spaces of the same length, keeping every offset exact.)
     """
     parts = [chunks[0].text]
     start, end = chunks[0].start, chunks[0].end
@@ -45,7 +46,8 @@ def merge_text(chunks: Sequence[Chunk]) -> tuple[str, int, int]:
         if chunk.end <= end:
             continue
         if chunk.start >= end:
-            parts.append(" " * (chunk.start - end))
+            gap = chunk.gap_before if len(chunk.gap_before) == chunk.start - end else " " * (chunk.start - end)
+            parts.append(gap)
             parts.append(chunk.text)
         else:
             parts.append(chunk.text[end - chunk.start :])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from qa_app.data.squad import SquadDataset, load_squad, locate_squad_v2_dev, split_examples
-from qa_app.errors import DatasetError
+from qa_app.errors import ConfigError, DatasetError
 
 
 def load_training_data(data: str | None) -> tuple[SquadDataset, list[Any], list[Any], list[Any]]:
@@ -40,22 +40,12 @@ def train_transformer_reader(
     *, data: str | None, base: str | None, out_dir: Path, run_dir: Path, resume: bool,
     overrides: dict[str, Any], log: Callable[[str], None], progress_factory: Callable[..., Any] | None,
 ) -> dict[str, Any]:
-    import torch
-
-    from qa_app.config import ReaderConfig
-    from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
     from qa_app.readers.span_model import build_from_base, load_checkpoint, save_checkpoint
     from qa_app.readers.transformer import TransformerReader
     from qa_app.training.transformer import TrainConfig, seed_everything, train_transformer
 
     config = dataclasses.replace(TrainConfig(), **{k: v for k, v in overrides.items() if v is not None})
-    dataset, train, validation, test = load_training_data(data)
-    if config.limit_train:
-        train = train[: config.limit_train]
-    if config.limit_test:
-        test = test[: config.limit_test]
-    if config.limit_validation:
-        validation = validation[: config.limit_validation]
+    dataset, train, validation, test = _training_split(data, config)
     base_path = base or _default_base()
     seed_everything(config.seed)
     from transformers import AutoTokenizer
@@ -70,15 +60,101 @@ def train_transformer_reader(
         validation_examples=validation, run_dir=run_dir, config=config, resume=resume, log=log,
         progress_factory=progress_factory,
     )
-    best_model, best_tok, best_settings = load_checkpoint(best_dir)
+    exported = _export_best(best_dir=best_dir, run_dir=run_dir, out_dir=out_dir, load=load_checkpoint,
+                            save=save_checkpoint, reader_class=TransformerReader, config=config,
+                            validation=validation, test=test, log=log)
+    card = _card(reader="transformer", base_model=_base_name(base_path), exported=exported, dataset=dataset,
+                 split=(train, validation, test), hyper_parameters=dataclasses.asdict(config), state=state,
+                 started=started)
+    write_model_card(out_dir, card)
+    return card
+
+
+def train_lstm_reader(
+    *, data: str | None, base: str | None, out_dir: Path, run_dir: Path, resume: bool,
+    overrides: dict[str, Any], log: Callable[[str], None], progress_factory: Callable[..., Any] | None,
+) -> dict[str, Any]:
+    """Like train_transformer_reader, for the LSTM reader. `base` gives the tokenizer and the initial
+    word-piece embeddings; overrides may hold training (TrainConfig) and architecture (LSTMConfig) keys."""
+    from qa_app.readers.lstm import LSTMReader
+    from qa_app.readers.lstm_model import build_from_base, load_checkpoint, save_checkpoint
+    from qa_app.training.lstm import lstm_configs, train_lstm
+    from qa_app.training.transformer import seed_everything
+
+    config, architecture = lstm_configs(overrides)
+    dataset, train, validation, test = _training_split(data, config)
+    base_path = base or _default_base()
+    seed_everything(config.seed)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base_path))
+    model = build_from_base(base_path, dataclasses.replace(architecture, embedding_source=_base_name(base_path)))
+    if len(tokenizer) > model.config.vocab_size:
+        raise ConfigError(f"the tokenizer of {base_path} has {len(tokenizer)} pieces but its embeddings only {model.config.vocab_size}")
+    run_config = {**dataclasses.asdict(config), "optimizer": "adamax", "architecture": dataclasses.asdict(model.config)}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / "config.json"
+    if resume and config_path.is_file():
+        previous = json.loads(config_path.read_text(encoding="utf-8")).get("architecture")
+        if previous is not None and previous != run_config["architecture"]:
+            raise ConfigError(f"{run_dir} holds a run of another LSTM architecture ({previous}); "
+                              "resume with the same settings or choose another --run-dir")
+    config_path.write_text(json.dumps(run_config, indent=2), encoding="utf-8")
+    base_model = f"BiLSTM reader over {model.config.embeddings} word-piece embeddings of {_base_name(base_path)}"
+    started = time.monotonic()
+    best_dir, state = train_lstm(
+        model=model, tokenizer=tokenizer, base_model=base_model, train_examples=train,
+        validation_examples=validation, run_dir=run_dir, config=config, resume=resume, log=log,
+        progress_factory=progress_factory,
+    )
+    exported = _export_best(best_dir=best_dir, run_dir=run_dir, out_dir=out_dir, load=load_checkpoint,
+                            save=save_checkpoint, reader_class=LSTMReader, config=config,
+                            validation=validation, test=test, log=log)
+    card = _card(reader="lstm", base_model=base_model, exported=exported, dataset=dataset,
+                 split=(train, validation, test), hyper_parameters=run_config, state=state, started=started)
+    card["trainable_parameters"] = sum(p.numel() for p in exported.model.parameters() if p.requires_grad)
+    write_model_card(out_dir, card)
+    return card
+
+
+def _training_split(data: str | None, config: Any) -> tuple[SquadDataset, list[Any], list[Any], list[Any]]:
+    """load_training_data with the config's smoke-test limits applied."""
+    dataset, train, validation, test = load_training_data(data)
+    if config.limit_train:
+        train = train[: config.limit_train]
+    if config.limit_test:
+        test = test[: config.limit_test]
+    if config.limit_validation:
+        validation = validation[: config.limit_validation]
+    return dataset, train, validation, test
+
+
+@dataclasses.dataclass(frozen=True)
+class _Exported:
+    model: Any  # the shipped model (fp16 round trip when that costs < 0.2 validation F1)
+    settings: Any  # its SpanReaderSettings (tuned threshold and weight)
+    fp16: bool
+    validation: dict[str, dict[str, Any]]  # "fp32" / "fp16" -> gold scores
+    test: dict[str, Any]
+
+
+def _export_best(
+    *, best_dir: Path, run_dir: Path, out_dir: Path, load: Callable[[Path], Any], save: Callable[..., Any],
+    reader_class: Any, config: Any, validation: list[Any], test: list[Any], log: Callable[[str], None],
+) -> _Exported:
+    """Ship the best epoch: fp16 if it costs < 0.2 F1 on validation, scored once on test, saved to out_dir."""
+    from qa_app.config import ReaderConfig
+    from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
+
+    best_model, best_tok, best_settings = load(best_dir)
     reader_cfg = ReaderConfig(batch_size=config.eval_batch_size)
     bf16 = config.bf16
     fp16_dir = run_dir / "best-fp16"
-    save_checkpoint(best_model, best_tok, best_settings, fp16_dir, fp16=True)
-    fp16_model, _, _ = load_checkpoint(fp16_dir)
+    save(best_model, best_tok, best_settings, fp16_dir, fp16=True)
+    fp16_model, _, _ = load(fp16_dir)
     val_scores = {}
     for name, m in (("fp32", best_model), ("fp16", fp16_model)):
-        reader = TransformerReader.from_model(m, best_tok, best_settings, config=reader_cfg, bf16=bf16)
+        reader = reader_class.from_model(m, best_tok, best_settings, config=reader_cfg, bf16=bf16)
         val_scores[name] = score_gold(validation, gold_predictions(validation, read_gold(reader, validation)))
     fp16_ok = val_scores["fp32"]["f1"] - val_scores["fp16"]["f1"] < 0.2
     chosen = fp16_model if fp16_ok else best_model
@@ -86,31 +162,40 @@ def train_transformer_reader(
     test_scores: dict[str, Any] = {}
     if test:
         log(f"scoring the best epoch on the {len(test)} test questions (reported, never tuned on) ...")
-        reader = TransformerReader.from_model(chosen, best_tok, best_settings, config=reader_cfg, bf16=bf16)
+        reader = reader_class.from_model(chosen, best_tok, best_settings, config=reader_cfg, bf16=bf16)
         test_scores = score_gold(test, gold_predictions(test, read_gold(reader, test)))
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    save_checkpoint(chosen, best_tok, best_settings, out_dir, fp16=fp16_ok)
-    card = {
-        "reader": "transformer", "base_model": _base_name(base_path),
-        "parameters": sum(p.numel() for p in chosen.parameters()),
+    save(chosen, best_tok, best_settings, out_dir, fp16=fp16_ok)
+    return _Exported(chosen, best_settings, fp16_ok, val_scores, test_scores)
+
+
+def _card(
+    *, reader: str, base_model: str, exported: _Exported, dataset: SquadDataset,
+    split: tuple[list[Any], list[Any], list[Any]], hyper_parameters: dict[str, Any], state: Any, started: float,
+) -> dict[str, Any]:
+    import torch
+
+    train, validation, test = split
+    val_scores, fp16_ok = exported.validation, exported.fp16
+    return {
+        "reader": reader, "base_model": base_model,
+        "parameters": sum(p.numel() for p in exported.model.parameters()),
         "data": {"file": str(dataset.source), "sha256": dataset.sha256, "train_questions": len(train),
                  "validation_questions": len(validation), "test_questions": len(test),
                  "split": "train = articles 0-24, validation = 25-27, test = 28-34" if test else "last 10% of articles validate"},
-        "hyper_parameters": dataclasses.asdict(config),
+        "hyper_parameters": hyper_parameters,
         "examples_seen": state.examples_seen, "epochs_history": state.history,
         "wall_time_minutes": round((time.monotonic() - started) / 60, 1),
         "training_wall_seconds": round(state.wall_seconds),
-        "null_threshold": best_settings.null_threshold, "answerability_weight": best_settings.answerability_weight,
+        "null_threshold": exported.settings.null_threshold, "answerability_weight": exported.settings.answerability_weight,
         "weights_dtype": "float16" if fp16_ok else "float32",
         "validation": _rounded(val_scores["fp16" if fp16_ok else "fp32"]),
         "validation_fp32_vs_fp16_f1": [round(val_scores["fp32"]["f1"], 2), round(val_scores["fp16"]["f1"], 2)],
-        "test": _rounded(test_scores),
+        "test": _rounded(exported.test),
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
     }
-    write_model_card(out_dir, card)
-    return card
 
 
 def _rounded(scores: dict[str, Any]) -> dict[str, Any]:

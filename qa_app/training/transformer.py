@@ -5,6 +5,11 @@ gradient accumulation, linear warm-up/decay. Checkpoints the full training state
 minutes (atomic write) so `--resume` loses little. After every epoch it scores the validation
 articles, tunes the no-answer threshold and the answerability weight there, and keeps the best
 epoch. Never looks at the test split except for the final, reported evaluation.
+
+The loop is generic over span models (anything whose forward(input_ids, attention_mask,
+token_type_ids) returns (start, end, answer_logit)): a `SpanModelKind` says how to checkpoint the
+model, which reader wraps it for validation and which optimizer trains it. `TRANSFORMER` is the
+default; the LSTM reader passes its own (qa_app/training/lstm.py).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from qa_app.config import ReaderConfig
 from qa_app.data.squad import QAExample
 from qa_app.evaluation.gold import gold_predictions, paragraph_window, score_gold
 from qa_app.readers.inference import pad_batch, use_bf16
-from qa_app.readers.span_model import SpanReaderModel, SpanReaderSettings, save_checkpoint
+from qa_app.readers.span_model import SpanReaderSettings, save_checkpoint
 from qa_app.readers.transformer import TransformerReader
 from qa_app.training.batches import length_grouped_batches
 from qa_app.training.labels import LabelledFeatures, label_features
@@ -57,6 +62,29 @@ class TrainConfig:
     limit_test: int = 0
 
 
+def adamw_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW without weight decay on biases and LayerNorm weights (BERT recipe)."""
+    no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)], "weight_decay": config.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.learning_rate)
+
+
+@dataclass(frozen=True)
+class SpanModelKind:
+    """What differs between span models in training; the loop, labels and tuning are shared."""
+
+    name: str  # SpanReaderSettings.kind of its checkpoints
+    save_checkpoint: Callable[..., Path]  # (model, tokenizer, settings, out_dir, *, fp16) -> out_dir
+    reader_class: Any  # a SpanModelReader subclass (from_model(model, tokenizer, settings, config=, bf16=))
+    make_optimizer: Callable[[nn.Module, TrainConfig], torch.optim.Optimizer]
+
+
+TRANSFORMER = SpanModelKind("transformer", save_checkpoint, TransformerReader, adamw_optimizer)
+
+
 @dataclass
 class TrainState:
     epoch: int = 0
@@ -70,7 +98,7 @@ class TrainState:
 
 def train_transformer(
     *,
-    model: SpanReaderModel,
+    model: nn.Module,
     tokenizer: Any,
     base_model: str,
     train_examples: list[QAExample],
@@ -80,6 +108,7 @@ def train_transformer(
     resume: bool = False,
     log: Callable[[str], None] = print,
     progress_factory: Callable[..., Any] | None = None,
+    kind: SpanModelKind = TRANSFORMER,
 ) -> tuple[Path, TrainState]:
     """Train, keeping the best validation checkpoint in run_dir/best. Returns (best dir, state)."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -92,12 +121,7 @@ def train_transformer(
     batches_per_epoch = math.ceil(len(feats) / config.batch_size)
     total_batches = int(batches_per_epoch * config.epochs)
     total_steps = max(1, math.ceil(total_batches / config.accumulation))
-    no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)], "weight_decay": config.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=config.learning_rate)
+    optimizer = kind.make_optimizer(model, config)
     warmup_steps = int(total_steps * config.warmup)
 
     def lr_lambda(step: int) -> float:
@@ -115,6 +139,7 @@ def train_transformer(
         scheduler.load_state_dict(saved["scheduler"])
         state = TrainState(**saved["state"])
         torch.set_rng_state(saved["torch_rng"])
+        optimizer.zero_grad(set_to_none=True)
         log(f"resumed at epoch {state.epoch}, batch {state.batch_in_epoch}, step {state.optimizer_steps}")
     elif resume:
         log(f"nothing to resume in {run_dir}; starting fresh")
@@ -136,6 +161,7 @@ def train_transformer(
                     "torch_rng": torch.get_rng_state(), "config": asdict(config)}, tmp)
         os.replace(tmp, state_path)
 
+    pending = 0  # batches whose gradients wait for the next optimizer step; saves happen only at 0
     while done_batches < total_batches:
         order = length_grouped_batches(lengths, config.batch_size, seed=config.seed * 1000 + state.epoch)
         model.train()
@@ -144,23 +170,25 @@ def train_transformer(
                 break
             loss = _batch_loss(model, feats, order[b], bf16, loss_fn, bce, config.answerability_loss)
             (loss / config.accumulation).backward()
-            window_loss.append(float(loss))
+            window_loss.append(loss.item())
             done_batches += 1
             state.batch_in_epoch = b + 1
             state.examples_seen += len(order[b])
-            if done_batches % config.accumulation == 0 or done_batches == total_batches:
+            pending += 1
+            if pending == config.accumulation or done_batches == total_batches or b == len(order) - 1:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 state.optimizer_steps += 1
+                pending = 0
             if bar is not None:
                 elapsed = time.monotonic() - t_start
                 bar.update(1)
                 bar.set_postfix(loss=f"{np.mean(window_loss[-50:]):.3f}",
                                 ex_s=f"{(state.examples_seen - seen_at_start) / max(elapsed, 1e-6):.1f}",
                                 lr=f"{scheduler.get_last_lr()[0]:.1e}")
-            if time.monotonic() - last_save > config.checkpoint_minutes * 60:
+            if pending == 0 and time.monotonic() - last_save > config.checkpoint_minutes * 60:
                 state.wall_seconds += time.monotonic() - last_save
                 last_save = time.monotonic()
                 save_state()
@@ -171,7 +199,8 @@ def train_transformer(
                 state.epoch += 1
                 state.batch_in_epoch = 0
             state.wall_seconds += time.monotonic() - last_save
-            scores = evaluate_and_keep_best(model, tokenizer, base_model, validation_examples, run_dir, config, state, bf16, log)
+            scores = evaluate_and_keep_best(model, tokenizer, base_model, validation_examples, run_dir, config, state, bf16,
+                                            log, kind=kind)
             state.history.append({"epoch": round(epoch_done, 3), **scores})
             last_save = time.monotonic()
             save_state()
@@ -180,7 +209,7 @@ def train_transformer(
     return run_dir / "best", state
 
 
-def _batch_loss(model: SpanReaderModel, feats: LabelledFeatures, idx: list[int], bf16: bool,
+def _batch_loss(model: nn.Module, feats: LabelledFeatures, idx: list[int], bf16: bool,
                 loss_fn: nn.Module, bce: nn.Module, answer_weight: float) -> torch.Tensor:
     ids, mask = pad_batch([feats.input_ids[i] for i in idx])
     types, _ = pad_batch([feats.token_type_ids[i] for i in idx])
@@ -194,19 +223,19 @@ def _batch_loss(model: SpanReaderModel, feats: LabelledFeatures, idx: list[int],
 
 
 def tune_on_validation(
-    model: SpanReaderModel, tokenizer: Any, settings: SpanReaderSettings, examples: list[QAExample],
-    batch_size: int, bf16: bool,
+    model: nn.Module, tokenizer: Any, settings: SpanReaderSettings, examples: list[QAExample],
+    batch_size: int, bf16: bool, *, kind: SpanModelKind = TRANSFORMER,
 ) -> tuple[SpanReaderSettings, dict[str, float]]:
     """Pick the answerability weight and no-answer threshold that maximise validation F1."""
     reader_config = ReaderConfig(batch_size=batch_size)
-    probe = TransformerReader.from_model(model, tokenizer, settings, config=reader_config, bf16=bf16)
+    probe = kind.reader_class.from_model(model, tokenizer, settings, config=reader_config, bf16=bf16)
     items = [(e.question, [paragraph_window(e)]) for e in examples]
     model.eval()
     raws, owner = probe.raw_for_items(items)
     best: tuple[float, SpanReaderSettings, dict[str, float]] | None = None
     for weight in ANSWERABILITY_WEIGHTS:
         trial = dataclasses.replace(settings, answerability_weight=weight, null_threshold=0.0)
-        reader = TransformerReader.from_model(model, tokenizer, trial, config=reader_config, bf16=bf16)
+        reader = kind.reader_class.from_model(model, tokenizer, trial, config=reader_config, bf16=bf16)
         preds = gold_predictions(examples, reader.results_from_raws(items, raws, owner))
         scores = score_gold(examples, preds)
         if best is None or scores["best_f1"] > best[0]:
@@ -214,26 +243,27 @@ def tune_on_validation(
             best = (scores["best_f1"], dataclasses.replace(trial, null_threshold=threshold), scores)
     assert best is not None
     tuned = best[1]
-    reader = TransformerReader.from_model(model, tokenizer, tuned, config=reader_config, bf16=bf16)
+    reader = kind.reader_class.from_model(model, tokenizer, tuned, config=reader_config, bf16=bf16)
     final = score_gold(examples, gold_predictions(examples, reader.results_from_raws(items, raws, owner)))
     return tuned, {k: float(v) for k, v in final.items()}
 
 
 def evaluate_and_keep_best(
-    model: SpanReaderModel, tokenizer: Any, base_model: str, examples: list[QAExample], run_dir: Path,
-    config: TrainConfig, state: TrainState, bf16: bool, log: Callable[[str], None],
+    model: nn.Module, tokenizer: Any, base_model: str, examples: list[QAExample], run_dir: Path,
+    config: TrainConfig, state: TrainState, bf16: bool, log: Callable[[str], None], *,
+    kind: SpanModelKind = TRANSFORMER,
 ) -> dict[str, float]:
     settings = SpanReaderSettings(base_model=base_model, max_length=config.max_length, stride=config.stride,
-                                  max_question_tokens=config.max_question_tokens)
+                                  max_question_tokens=config.max_question_tokens, kind=kind.name)
     t0 = time.monotonic()
-    tuned, scores = tune_on_validation(model, tokenizer, settings, examples, config.eval_batch_size, bf16)
+    tuned, scores = tune_on_validation(model, tokenizer, settings, examples, config.eval_batch_size, bf16, kind=kind)
     model.train()
     log(f"epoch {state.epoch}: validation F1 {scores['f1']:.2f} EM {scores['exact']:.2f} "
         f"HasAns F1 {scores.get('HasAns_f1', 0):.2f} NoAns {scores.get('NoAns_exact', 0):.2f} "
         f"(weight {tuned.answerability_weight}, threshold {tuned.null_threshold:.3f}, {time.monotonic() - t0:.0f}s)")
     if scores["f1"] > state.best_f1:
         state.best_f1 = scores["f1"]
-        save_checkpoint(model, tokenizer, tuned, run_dir / "best", fp16=False)
+        kind.save_checkpoint(model, tokenizer, tuned, run_dir / "best", fp16=False)
         (run_dir / "best" / "validation.json").write_text(json.dumps(
             {"epoch": state.epoch, "examples_seen": state.examples_seen, **scores}, indent=2), encoding="utf-8")
         log(f"kept as best in {run_dir / 'best'}")

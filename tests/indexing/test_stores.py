@@ -16,6 +16,7 @@ from qa_app.errors import ConfigError, DocumentNotFoundError, StoreError, StoreM
 from qa_app.protocols import VectorStore
 from qa_app.types import Chunk, DocumentInfo
 from tests.fakes import HashingEncoder
+from tests.reliability import server_env
 
 DIM = 32
 ENCODER = HashingEncoder(dimension=DIM)
@@ -59,11 +60,18 @@ def raw_client(path: Path) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=Settings(anonymized_telemetry=False))
 
 
-@pytest.fixture(params=["memory", "chroma"])
+@pytest.fixture(params=["memory", "chroma", *server_env.store_params()])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., VectorStore]:
+    if request.param == "server":  # a Chroma server behind the token proxy (.ci/run starts one)
+        server, collection = server_env.server_or_skip(), server_env.unique_collection()
+        request.addfinalizer(lambda: server.drop(collection))
+
     def factory(signature: StoreSignature = SIG) -> Any:
         if request.param == "memory":
             return InMemoryStore(signature=signature)
+        if request.param == "server":
+            return ChromaStore.open_server(server.host, server.port, collection=collection, signature=signature,
+                                           token=server.token)
         return open_chroma(tmp_path / "db", signature)
 
     return factory

@@ -1,0 +1,84 @@
+"""Reader speed: windows/s at 384 word pieces, fp32 vs bf16 autocast vs int8 dynamic quantisation,
+measured in one run on the same inputs; with --quality also EM/F1 on a fixed validation sample
+(speed-ups are kept only if they cost < 1 F1). Prints one JSON object.
+
+    python bench/reader_speed.py [--checkpoint models/transformer] [--windows 64] [--repeats 3] [--quality 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from qa_app.config import ReaderConfig
+from qa_app.readers.features import EncodedFeatures
+from qa_app.readers.inference import run_features, use_bf16
+from qa_app.readers.span_model import load_checkpoint
+
+
+def synthetic_features(n: int, length: int, vocab: int, seed: int = 0) -> EncodedFeatures:
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(1000, vocab, (n, length), generator=g).tolist()
+    import numpy as np
+
+    offsets = [np.stack([np.arange(length), np.arange(length) + 1], axis=1) for _ in range(n)]
+    return EncodedFeatures(input_ids=ids, token_type_ids=[[0] * 20 + [1] * (length - 20)] * n,
+                           offsets=offsets, sample_index=list(range(n)))
+
+
+def windows_per_second(model: torch.nn.Module, feats: EncodedFeatures, *, bf16: bool, repeats: int, batch: int) -> float:
+    run_features(model, EncodedFeatures(feats.input_ids[:batch], feats.token_type_ids[:batch], feats.offsets[:batch],
+                                        feats.sample_index[:batch]), batch_size=batch, bf16=bf16)  # warm-up
+    rates = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        run_features(model, feats, batch_size=batch, bf16=bf16)
+        rates.append(len(feats) / (time.perf_counter() - t))
+    return statistics.median(rates)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--checkpoint", default="models/transformer")
+    ap.add_argument("--windows", type=int, default=64)
+    ap.add_argument("--length", type=int, default=384)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--quality", type=int, default=0, help="validation questions for the F1 check (0 = skip)")
+    args = ap.parse_args()
+    model, tokenizer, settings = load_checkpoint(Path(args.checkpoint))
+    feats = synthetic_features(args.windows, args.length, tokenizer.vocab_size)
+    quantised = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
+    variants = {"fp32": (model, False), "bf16_autocast": (model, True), "int8_dynamic": (quantised, False)}
+    if not use_bf16():
+        variants.pop("bf16_autocast")
+    result: dict[str, object] = {"benchmark": "reader_speed", "checkpoint": args.checkpoint, "length": args.length,
+                                 "windows": args.windows, "batch": args.batch, "threads": torch.get_num_threads(),
+                                 "windows_per_s": {}, "f1": {}}
+    for name, (m, bf16) in variants.items():
+        result["windows_per_s"][name] = round(windows_per_second(m, feats, bf16=bf16, repeats=args.repeats, batch=args.batch), 2)  # type: ignore[index]
+    if args.quality:
+        from qa_app.data.squad import load_squad, locate_squad_v2_dev, sample_examples, split_examples
+        from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
+        from qa_app.readers.transformer import TransformerReader
+
+        val = list(sample_examples(split_examples(load_squad(locate_squad_v2_dev()), "validation"), args.quality))
+        for name, (m, bf16) in variants.items():
+            reader = TransformerReader.from_model(m, tokenizer, settings, config=ReaderConfig(), bf16=bf16)
+            result["f1"][name] = round(score_gold(val, gold_predictions(val, read_gold(reader, val)))["f1"], 2)  # type: ignore[index]
+    base = result["windows_per_s"]["fp32"]  # type: ignore[index]
+    result["speedup_vs_fp32"] = {k: round(v / base, 2) for k, v in result["windows_per_s"].items()}  # type: ignore[union-attr]
+    json.dump(result, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""End to end on the sample corpus with the real embedder and the shipped transformer reader."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa_app.cli import main
+from qa_app.evaluation.metrics import exact_f1
+
+ROOT = Path(__file__).resolve().parents[2]
+QA_FILE = ROOT / "corpora" / "qa" / "sample-qa.json"
+
+pytestmark = pytest.mark.slow
+
+
+def _questions() -> list[dict]:
+    data = json.loads(QA_FILE.read_text(encoding="utf-8"))
+    out = []
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                out.append({"source": article["title"], "page": qa["page"], "question": qa["question"],
+                            "answers": [a["text"] for a in qa["answers"]], "impossible": qa["is_impossible"]})
+    return out
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("qa-data")
+    assert main(["index", str(ROOT / "corpora" / "docs"), "--data-dir", str(path)]) == 0
+    return path
+
+
+def test_reindexing_reports_everything_unchanged(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["index", str(ROOT / "corpora" / "docs"), "--data-dir", str(data_dir), "--json"]) == 0
+    outcomes = json.loads(capsys.readouterr().out)["outcomes"]
+    assert len(outcomes) == 3
+    assert {o["status"] for o in outcomes} == {"unchanged"}
+
+
+def test_sample_questions_are_answered_from_the_right_place(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    answerable = [q for q in _questions() if not q["impossible"]]
+    right_place, correct = 0, 0
+    for q in answerable:
+        capsys.readouterr()
+        assert main(["ask", q["question"], "--data-dir", str(data_dir), "--json"]) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert set(result) >= {"question", "answers", "timings_ms"}
+        if not result["answers"]:
+            continue
+        best = result["answers"][0]
+        assert set(best) >= {"text", "score", "source", "page", "start", "end", "context"}
+        if best["source"] == q["source"] and best["page"] == q["page"]:
+            right_place += 1
+            correct += exact_f1(q["answers"], best["text"])[1] >= 0.5
+    # Floors measured on the shipped reader with some margin (see models/transformer/MODEL_CARD.md).
+    assert right_place >= 0.6 * len(answerable), (right_place, len(answerable))
+    assert correct >= 0.5 * len(answerable), (correct, len(answerable))

@@ -1,0 +1,140 @@
+"""The dependency rules of DESIGN §3, checked on the source (ast) and in fresh interpreters.
+
+- `indexing` imports from `qa_app` only types, config, errors and protocols (types-only contracts).
+- Nothing outside `ui/` imports streamlit.
+- `import qa_app` (and the light core modules) and `qa-app --help` import no torch.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("qa_app", "indexing", "ui", "bench", "corpora", "models")
+# the bare package is allowed so that `from qa_app import errors` passes (its __init__ is one line)
+INDEXING_MAY_IMPORT = {"qa_app", "qa_app.types", "qa_app.config", "qa_app.errors", "qa_app.protocols"}
+HEAVY = ("torch", "transformers", "chromadb", "streamlit", "sentence_transformers")
+
+
+def python_files(*folders: str) -> list[Path]:
+    files: list[Path] = []
+    for folder in folders:
+        base = ROOT / folder
+        if base.is_dir():
+            files.extend(p for p in sorted(base.rglob("*.py")) if "__pycache__" not in p.parts)
+    return files
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in a file; `from a import b` gives `a.b` too."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+            found.extend((node.lineno, f"{node.module}.{alias.name}") for alias in node.names)
+    return found
+
+
+def test_the_scanner_sees_every_kind_of_import(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import a.b\nfrom c import d\nfrom .rel import x\n\ndef f():\n    import streamlit as st\n")
+    assert [m for _, m in imported_modules(sample)] == ["a.b", "c", "c.d", "streamlit"]
+
+
+def qa_app_module(name: str) -> str | None:
+    """The qa_app module an import name refers to (`qa_app.types.Chunk` -> `qa_app.types`)."""
+    parts = name.split(".")
+    if parts[0] != "qa_app":
+        return None
+    if len(parts) == 1:
+        return "qa_app"
+    candidate = ROOT.joinpath(*parts)
+    # `from qa_app.types import Chunk` also yields `qa_app.types.Chunk`: keep the module part
+    while len(parts) > 1 and not (candidate.with_suffix(".py").is_file() or (candidate / "__init__.py").is_file()):
+        parts = parts[:-1]
+        candidate = ROOT.joinpath(*parts)
+    return ".".join(parts)
+
+
+def test_qa_app_module_resolves_imported_names_to_modules() -> None:
+    assert qa_app_module("qa_app.types.Chunk") == "qa_app.types"
+    assert qa_app_module("qa_app.retrieval.windows.WindowBuilder") == "qa_app.retrieval.windows"
+    assert qa_app_module("qa_app.retrieval") == "qa_app.retrieval"
+    assert qa_app_module("numpy.linalg") is None
+
+
+def test_indexing_imports_only_the_contracts_of_qa_app() -> None:
+    files = python_files("indexing")
+    assert files, "the indexing package is where it should be"
+    offenders = []
+    for path in files:
+        for line, name in imported_modules(path):
+            module = qa_app_module(name)
+            if module is not None and module not in INDEXING_MAY_IMPORT:
+                offenders.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
+    assert offenders == []
+
+
+def test_nothing_outside_ui_imports_streamlit() -> None:
+    files = python_files(*(p for p in PACKAGES if p != "ui"))
+    assert any(p.parts[-2] == "qa_app" for p in files)
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in files
+        for line, name in imported_modules(path)
+        if name.split(".")[0] == "streamlit"
+    ]
+    assert offenders == []
+
+
+def run_python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+LIGHT_MODULES = (
+    "qa_app", "qa_app.cli", "qa_app.config", "qa_app.types", "qa_app.errors", "qa_app.protocols",
+    "qa_app.commands", "qa_app.wiring", "qa_app.pipeline", "qa_app.conversation", "qa_app.serialize",
+    "qa_app.retrieval.windows", "qa_app.retrieval.growth", "qa_app.retrieval.dense",
+    "qa_app.readers.decoding", "qa_app.readers.features",
+)
+
+
+def test_importing_the_core_loads_no_heavy_library() -> None:
+    code = (
+        "import importlib, json, sys\n"
+        f"for name in {LIGHT_MODULES!r}:\n"
+        "    importlib.import_module(name)\n"
+        f"print(json.dumps([h for h in {HEAVY!r} if h in sys.modules]))\n"
+    )
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_import_qa_app_cli_config_types_leaves_torch_out() -> None:
+    done = run_python("import sys, qa_app, qa_app.cli, qa_app.config, qa_app.types; print('torch' in sys.modules)")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["ask", "--help"], ["train", "--help"], ["--version"]])
+def test_cli_help_exits_0_and_imports_no_torch(argv: list[str]) -> None:
+    # -X importtime lists every module the interpreter imports (on stderr)
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "qa_app.cli", *argv], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "qa-app" in done.stdout
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "qa_app" in imported, "importtime output was parsed"
+    assert "torch" not in imported and "transformers" not in imported

@@ -1,0 +1,73 @@
+"""Documents: upload files (progress per file and stage), see what is indexed, delete documents."""
+
+from typing import Any, Callable
+
+import streamlit as st
+
+from indexing.build import IndexEvent
+from qa_app.errors import QAError
+from ui import state, uploads
+from ui.render import escape_label
+
+st.title("Documents")
+settings = state.current_settings()
+limit = uploads.UploadLimit(app_mb=settings.store.max_file_mb,
+                            server_mb=float(st.get_option("server.maxUploadSize")))
+
+try:
+    app = state.get_app()
+    docs = state.documents()
+except QAError as exc:
+    st.error(str(exc))
+    st.stop()
+
+st.subheader("Add documents")
+files = st.file_uploader("PDF, text or Markdown files", type=uploads.UPLOAD_TYPES, accept_multiple_files=True,
+                         key="uploads", help="Several files at once; each is parsed, chunked, embedded and stored.")
+st.caption(limit.explanation())
+if not limit.consistent:
+    st.warning("The app's and the upload widget's size limits differ.")
+
+
+def start(upload: uploads.Upload) -> Callable[[IndexEvent], None]:
+    box = st.status(f"Indexing {escape_label(upload.name)}", expanded=True)
+    bar = box.progress(0.0, text="parse")
+    boxes[upload.file_id] = box
+
+    def show(event: IndexEvent) -> None:
+        bar.progress(uploads.stage_fraction(event), text=uploads.stage_text(event))
+
+    return show
+
+
+def done(result: uploads.UploadResult) -> None:
+    boxes[result.file_id].update(label=escape_label(uploads.outcome_text(result.outcome)),
+                                 state="complete" if result.ok else "error", expanded=not result.ok)
+    state.upload_results().append(result)
+
+
+boxes: dict[str, Any] = {}  # upload id -> its status box
+try:
+    if uploads.pending(files, state.processed_uploads()):
+        uploads.index_uploads(app.indexer, files or [], state.processed_uploads(), on_start=start, on_done=done)
+        docs = state.documents()
+except QAError as exc:  # the store itself failed (locked, unreachable): nothing more can be indexed now
+    st.error(str(exc))
+
+results = state.upload_results()
+if results:
+    st.caption("Uploads of this session")
+    st.dataframe(uploads.result_rows(results), hide_index=True, key="upload_results")
+
+for level, message in state.take_messages("documents"):
+    getattr(st, level)(message)
+st.subheader(f"Indexed documents ({len(docs)})")
+if not docs:
+    st.info("Nothing is indexed in this collection yet.")
+else:
+    st.dataframe(uploads.document_rows(docs), hide_index=True, key="documents_table")
+    by_id = {d.id: d for d in docs}
+    chosen = st.multiselect("Documents to delete", list(by_id), format_func=lambda i: uploads.document_label(by_id[i]),
+                            key="delete_choice")
+    st.button("Delete selected", key="delete", disabled=not chosen, on_click=state.delete_chosen,
+              args=(app.indexer, "delete_choice"))
