@@ -67,6 +67,7 @@ class Indexer:
         max_bytes: int | None = None,
         lock: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
         extra_sinks: Sequence[Any] = (),
+        cleanup_on_index: bool = True,
     ) -> None:
         self._store = store
         self._encoder = encoder
@@ -74,12 +75,14 @@ class Indexer:
         self._chunking = chunking
         self._max_bytes = max_bytes
         self._lock = lock
+        self._cleanup_on_index = cleanup_on_index  # False when other writers may be mid-way (a server)
         self._sinks = tuple(extra_sinks)  # e.g. the BM25 index: add(doc_id, chunks) / delete(doc_id)
 
     def index_paths(self, paths: Iterable[str | Path], progress: Progress | None = None) -> list[IndexOutcome]:
         """Index files and folders (walked recursively); one outcome per file or bad path."""
         files, problems = discover_files(list(paths))
-        self.cleanup()
+        if self._cleanup_on_index:
+            self.cleanup()
         outcomes = [IndexOutcome(name=p, status="skipped", reason=r) for p, r in problems]
         for file in files:
             outcomes.append(self._guarded(str(file), lambda f=file: self._load_path(f, progress), origin=str(file.resolve()), progress=progress))
@@ -124,10 +127,13 @@ class Indexer:
         name = name or document.source
         with self._lock():
             existing = self._store.get_document(document.id)
+            previous = [d for d in self._store.documents() if origin and d.origin == origin and d.id != document.id]
             if existing is not None:
-                return IndexOutcome(name=name, status="unchanged", doc_id=document.id, source=existing.source,
-                                    pages=existing.pages, chunks=existing.chunks)
-            previous = [d for d in self._store.documents() if origin and d.origin == origin]
+                for old in previous:  # left by a replacement that was interrupted before retiring them
+                    self._retire(old.id)
+                return IndexOutcome(name=name, status="replaced" if previous else "unchanged", doc_id=document.id,
+                                    source=existing.source, pages=existing.pages, chunks=existing.chunks,
+                                    replaced_id=",".join(d.id for d in previous))
             chunks = chunk_document(document, self._tokenizer, self._chunking)
             _emit(progress, name, "chunk", len(chunks), len(chunks))
             vectors = self._encode(name, embedding_texts(chunks, self._chunking.contextual), progress)
@@ -141,13 +147,16 @@ class Indexer:
             self._add_to_sinks(document.id, chunks)
             _emit(progress, name, "store", len(chunks), len(chunks))
             for old in previous:  # the new version is complete: now retire the old one
-                self._store.delete_document(old.id)
-                for sink in self._sinks:
-                    sink.delete(old.id)
+                self._retire(old.id)
         status = "replaced" if previous else "added"
         return IndexOutcome(name=name, status=status, doc_id=document.id, source=document.source,
                             pages=document.page_count, chunks=len(chunks),
                             replaced_id=",".join(d.id for d in previous))
+
+    def _retire(self, doc_id: str) -> None:
+        self._store.delete_document(doc_id)
+        for sink in self._sinks:
+            sink.delete(doc_id)
 
     def _add_to_sinks(self, doc_id: str, chunks: list[Any]) -> None:
         """Add to every sink (e.g. BM25); if one fails, take the document out everywhere again."""

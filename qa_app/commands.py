@@ -31,7 +31,7 @@ def index(args: argparse.Namespace, make_app: AppFactory) -> int:
             for bar in bars.values():
                 bar.close()
             bars.clear()
-            bars[key] = _progress_bar(total=event.total, desc=f"{Path(event.name).name[:30]} {event.stage}", leave=False)
+            bars[key] = _progress_bar(total=event.total, desc=f"{shown(Path(event.name).name)[:30]} {event.stage}", leave=False)
         bar = bars[key]
         bar.total = event.total
         bar.n = event.done
@@ -45,7 +45,7 @@ def index(args: argparse.Namespace, make_app: AppFactory) -> int:
     else:
         for o in outcomes:
             if o.status == "skipped":
-                print(f"skipped    {o.name}: {o.reason}")
+                print(f"skipped    {shown(o.name)}: {shown(o.reason)}")
             else:
                 print(f"{o.status:<10} {o.source} ({o.pages} pages, {o.chunks} chunks) id {o.doc_id}")
         counts = {s: sum(o.status == s for o in outcomes) for s in ("added", "replaced", "unchanged", "skipped")}
@@ -54,6 +54,12 @@ def index(args: argparse.Namespace, make_app: AppFactory) -> int:
     if not skipped:
         return 0
     return EXIT_PARTIAL if skipped < len(outcomes) else EXIT_USER_ERROR
+
+
+def shown(text: str) -> str:
+    """`text` safe to print on a terminal: control and format characters (escape sequences,
+    newlines, bidi overrides) become "?"."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def _check_not_empty(app: Any) -> None:

@@ -39,8 +39,9 @@ class StoreConfig:
     chroma_port: int = 8000  # port of the Chroma server (or of the proxy in front of it)
     chroma_token: str = ""  # bearer token sent to the authenticating proxy in front of the server
     chroma_ssl: bool = False  # https to the proxy
-    max_file_mb: float = 200.0  # files above this size are refused
+    max_file_mb: float = 200.0  # files above this size are refused (MB = 1024 * 1024 bytes)
     encode_batch_size: int = 64  # chunks per encoder batch
+    lock_timeout_s: float = 30.0  # how long to wait for another process holding the embedded store
 
 
 @dataclass(frozen=True)

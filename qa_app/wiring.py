@@ -40,6 +40,29 @@ def writer_lock(data_dir: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[Non
         lock.release()
 
 
+def hold_data_dir(data_dir: Path, timeout: float = LOCK_TIMEOUT_S) -> Any:
+    """Claim the embedded store in `data_dir` for this process, until it exits.
+
+    Chroma keeps an in-memory HNSW index per process and persists it over the other processes'
+    writes, so serialising single writes is not enough: a second process that has the store open
+    while another writes loses vectors or reads stale ones (and may crash). Re-entrant within one
+    process (every App and thread shares the claim); another process waits up to `timeout`, then fails.
+    """
+    from filelock import FileLock, Timeout
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(data_dir / "store.lock"), thread_local=False, is_singleton=True)
+    try:
+        lock.acquire(timeout=timeout)
+    except Timeout:
+        raise StoreLockedError(
+            f"another process has the store in {data_dir} open (qa-app index or ask, or the web app; "
+            f"waited {timeout:.0f}s); wait for it to finish or stop it, or share one index between "
+            "processes through a Chroma server (--chroma-host)"
+        ) from None
+    return lock
+
+
 class App:
     """The wired objects for one set of settings. Heavy parts are created on first access."""
 
@@ -79,6 +102,7 @@ class App:
         if s.chroma_host:
             return ChromaStore.open_server(s.chroma_host, s.chroma_port, collection=s.collection,
                                            signature=signature, ssl=s.chroma_ssl, token=s.chroma_token)
+        self._data_dir_claim = hold_data_dir(self.data_dir, s.lock_timeout_s)  # before Chroma loads anything
         return ChromaStore.open_embedded(self.data_dir / "chroma", collection=s.collection, signature=signature)
 
     @cached_property
@@ -86,10 +110,11 @@ class App:
         from indexing.build import Indexer
         from indexing.loaders import MB
 
-        lock = (lambda: writer_lock(self.data_dir)) if not self.settings.store.chroma_host else contextlib.nullcontext
+        lock = (lambda: writer_lock(self.data_dir, self.settings.store.lock_timeout_s)) if not self.settings.store.chroma_host else contextlib.nullcontext
         return Indexer(store=self.store, encoder=self.encoder, tokenizer=self.tokenizer,
                        chunking=self.settings.chunking, max_bytes=int(self.settings.store.max_file_mb * MB), lock=lock,
-                       extra_sinks=(self.sparse_index,))
+                       extra_sinks=(self.sparse_index,),
+                       cleanup_on_index=not self.settings.store.chroma_host)  # a server has other writers
 
     @cached_property
     def sparse_index(self) -> Any:

@@ -1,0 +1,190 @@
+"""The Chroma server behind the authenticating proxy: token checks, end to end, several processes.
+
+Needs the server and proxy that `.ci/run` starts (`.ci/chroma_server.sh`); the store contract
+tests run against it too (tests/indexing/test_stores.py). Without the QA_TEST_CHROMA_* variables
+these tests skip, unless QA_REQUIRE_CHROMA_SERVER=1 (set in CI), which makes them fail instead.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from indexing.sparse import BM25Index
+from indexing.stores import ChromaStore
+from qa_app.cli import main
+from qa_app.errors import StoreError
+from tests.indexing.test_stores import SIG
+from tests.reliability import server_env
+from tests.reliability.helpers import (
+    app_factory,
+    dense_row_count,
+    fake_settings,
+    snapshot,
+    snapshot_problems,
+)
+from tests.reliability.indexer_child import OVERRIDES, bm25_path
+from tests.reliability.test_concurrency import STARTUP_S, child, result_of, write_docs
+
+
+@pytest.fixture
+def server() -> server_env.ChromaServer:
+    return server_env.server_or_skip()
+
+
+@pytest.fixture
+def collection(server: server_env.ChromaServer) -> Iterator[str]:
+    name = server_env.unique_collection()
+    yield name
+    server.drop(name)
+
+
+def status_of(url: str, token: str | None) -> int:
+    request = urllib.request.Request(url)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_the_proxy_refuses_requests_without_the_right_token(server: server_env.ChromaServer) -> None:
+    heartbeat = f"{server.url}/api/v2/heartbeat"
+    assert status_of(heartbeat, server.token) == 200
+    assert status_of(heartbeat, None) in (401, 403)
+    assert status_of(heartbeat, "wrong-" + server.token) in (401, 403)
+    assert status_of(f"{server.url}/api/v2/tenants/default_tenant/databases/default_database/collections",
+                     None) in (401, 403)
+
+
+def test_a_client_without_the_token_gets_a_store_error(server: server_env.ChromaServer, collection: str) -> None:
+    for token in ("", "wrong"):
+        with pytest.raises(StoreError, match="cannot reach the Chroma server") as error:
+            ChromaStore.open_server(server.host, server.port, collection=collection, signature=SIG, token=token)
+        assert "401" in str(error.value) and "chroma_token" in str(error.value)
+
+
+def test_index_and_ask_end_to_end_through_the_proxy(server: server_env.ChromaServer, collection: str,
+                                                   tmp_path: Path, capsys: Any) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "rhine.txt").write_text(
+        "The Rhine rises in the Swiss Alps. The river reaches the North Sea near Rotterdam.", encoding="utf-8")
+    (tmp_path / "docs" / "planets.md").write_text("# Planets\n\nSaturn has bright rings of ice.\n", encoding="utf-8")
+    (tmp_path / "docs" / "empty.txt").write_bytes(b"")
+    remote = ["--chroma-host", server.host, "--chroma-port", str(server.port), "--chroma-token", server.token,
+              "--collection", collection, "--data-dir", str(tmp_path / "local")]
+    make_app = app_factory("Rotterdam")
+
+    assert main(["index", str(tmp_path / "docs"), *remote], make_app=make_app) == 1  # empty.txt skipped
+    out = capsys.readouterr().out
+    assert "2 added, 0 replaced, 0 unchanged, 1 skipped" in out
+    assert main(["ask", "Where does the Rhine reach the sea?", "--json", *remote], make_app=make_app) == 0
+    best = json.loads(capsys.readouterr().out)["answers"][0]
+    assert best["text"] == "Rotterdam" and best["source"] == "rhine.txt"
+    assert main(["docs", "list", "--json", *remote], make_app=make_app) == 0
+    assert sorted(d["source"] for d in json.loads(capsys.readouterr().out)["documents"]) == ["planets.md", "rhine.txt"]
+    assert not (tmp_path / "local" / "chroma").exists()  # nothing went to an embedded store
+
+    without_token = [a for a in remote if a != server.token and a != "--chroma-token"]
+    assert main(["docs", "list", *without_token], make_app=make_app) == 2
+    assert "401" in capsys.readouterr().err
+
+
+def test_two_writer_processes_and_a_reader_process_share_the_server(
+        server: server_env.ChromaServer, collection: str, tmp_path: Path) -> None:
+    write_docs(tmp_path / "a", "alpha", 4)
+    write_docs(tmp_path / "b", "beta", 4)
+    data = tmp_path / "data"
+    overrides = json.dumps({"chroma_host": server.host, "chroma_port": server.port,
+                            "chroma_token": server.token, "collection": collection})
+    start = time.time() + STARTUP_S
+    reader = child("watch", str(data), str(STARTUP_S + 4), **{OVERRIDES: overrides})
+    writers = [child("index", str(data), str(tmp_path / name), **{OVERRIDES: overrides},
+                     RELIABILITY_START_AT=str(start + delay), RELIABILITY_PAUSE="0.2")
+               for name, delay in (("a", 0.0), ("b", 0.3))]  # b cleans up while a writes
+    results = [result_of(w) for w in writers]
+    watched = result_of(reader)
+
+    added = {o["doc_id"] for r in results for o in r["outcomes"] if o["status"] == "added"}
+    assert len(added) == 8
+    app = app_factory()(fake_settings(data, chroma_host=server.host, chroma_port=server.port,
+                                      chroma_token=server.token, collection=collection))
+    snap = snapshot(app.store, app.encoder, app.settings.chunking.contextual)
+    assert snapshot_problems(snap) == []
+    assert {d["id"] for d in snap["documents"]} == added  # no document lost
+    rows = sum(d["chunks"] for d in snap["documents"])
+    assert app.store.count() == dense_row_count(app.store) == rows  # no stray row, no lost vector
+    assert BM25Index(path=bm25_path(app)).doc_ids() == sorted(added)
+    assert watched["problems"] == [] and watched["rounds"] >= 2  # the reader saw whole documents only
+    assert len(watched["seen"]) >= 1
+
+
+class _PausingRegistry:
+    """A registry collection whose upsert waits: a writer caught between its chunk rows and the
+    registry row that makes them visible."""
+
+    def __init__(self, inner: Any, reached: threading.Event, go_on: threading.Event) -> None:
+        self._inner, self._reached, self._go_on = inner, reached, go_on
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def upsert(self, **kwargs: Any) -> Any:
+        self._reached.set()
+        assert self._go_on.wait(30)
+        return self._inner.upsert(**kwargs)
+
+
+class _PausingClient:
+    def __init__(self, inner: Any, reached: threading.Event, go_on: threading.Event) -> None:
+        self._inner, self._events = inner, (reached, go_on)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def get_collection(self, name: str, **kwargs: Any) -> Any:
+        return self._wrap(name, self._inner.get_collection(name, **kwargs))
+
+    def get_or_create_collection(self, name: str, **kwargs: Any) -> Any:
+        return self._wrap(name, self._inner.get_or_create_collection(name, **kwargs))
+
+    def _wrap(self, name: str, collection: Any) -> Any:
+        return _PausingRegistry(collection, *self._events) if name.endswith("__docs") else collection
+
+
+def test_a_second_writer_never_cleans_up_the_rows_another_writer_is_still_adding(
+        server: server_env.ChromaServer, collection: str, tmp_path: Path) -> None:
+    settings = fake_settings(tmp_path / "data", chroma_host=server.host, chroma_port=server.port,
+                             chroma_token=server.token, collection=collection)
+    reached, go_on = threading.Event(), threading.Event()
+    slow_store = ChromaStore(client=_PausingClient(server.client(), reached, go_on), collection=collection,
+                             signature=app_factory()(settings).store.signature)
+    first = app_factory()(settings)
+    first.__dict__["store"] = slow_store  # this writer stalls before registering its document
+    second = app_factory()(settings)  # another process, in effect: its own client
+    (tmp_path / "one.txt").write_text("The first writer's long report about harbour cranes. " * 30, encoding="utf-8")
+    (tmp_path / "two.txt").write_text("The second writer's note about lighthouses.", encoding="utf-8")
+
+    outcomes: list[Any] = []
+    writer = threading.Thread(target=lambda: outcomes.extend(first.indexer.index_paths([tmp_path / "one.txt"])))
+    writer.start()
+    try:
+        assert reached.wait(30)  # the first writer's chunk rows are in, its registry row is not
+        assert second.indexer.index_paths([tmp_path / "two.txt"])[0].status == "added"  # cleans up first
+    finally:
+        go_on.set()
+        writer.join(timeout=60)
+    assert outcomes and outcomes[0].status == "added"
+    snap = snapshot(second.store, second.encoder, settings.chunking.contextual)
+    assert snapshot_problems(snap) == []  # the first document is whole, not registered without its chunks
+    assert len(snap["documents"]) == 2
