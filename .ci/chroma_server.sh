@@ -49,7 +49,9 @@ start() {
         >"$work/chroma.log" 2>&1 &
     echo $! >"$work/chroma.pid"
 
-    # nginx workers run as an unprivileged user when started as root: let them use the temp dirs.
+    # nginx workers run as an unprivileged user when started as root: let them reach and use the
+    # temp dirs (request bodies over the buffer size go there; a mktemp -d folder is 0700).
+    chmod 755 "$work" "$work/nginx"
     chmod 1777 "$work/nginx/tmp"
     cat >"$work/nginx/nginx.conf" <<EOF
 worker_processes 1;
