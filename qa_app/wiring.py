@@ -169,24 +169,18 @@ def build_reader(settings: Settings, name: str) -> Reader:
         from qa_app.readers.baseline import BaselineSentenceReader
 
         return BaselineSentenceReader()
+    if name not in ("transformer", "lstm"):
+        raise ConfigError(f"unknown reader {name!r}; choose one of: {', '.join(READERS)}")
+    path = checkpoint_dir(settings, name)
+    if not (path / "model.safetensors").is_file():
+        raise ModelNotFoundError(
+            f"no {name} reader checkpoint in {path}; train one with `qa-app train --reader {name}` "
+            f"or point --models-dir at a folder holding {name}/"
+        )
     if name == "transformer":
         from qa_app.readers.transformer import TransformerReader
 
-        path = checkpoint_dir(settings, name)
-        if not (path / "model.safetensors").is_file():
-            raise ModelNotFoundError(
-                f"no transformer reader checkpoint in {path}; train one with `qa-app train --reader transformer` "
-                "or point --models-dir at a folder holding transformer/"
-            )
         return TransformerReader(checkpoint=path, config=settings.reader)
-    if name == "lstm":
-        from qa_app.readers.lstm import LSTMReader
+    from qa_app.readers.lstm import LSTMReader
 
-        path = checkpoint_dir(settings, name)
-        if not (path / "model.safetensors").is_file():
-            raise ModelNotFoundError(
-                f"no LSTM reader checkpoint in {path}; train one with `qa-app train --reader lstm` "
-                "or point --models-dir at a folder holding lstm/"
-            )
-        return LSTMReader(checkpoint=path, config=settings.reader)
-    raise ConfigError(f"unknown reader {name!r}; choose one of: {', '.join(READERS)}")
+    return LSTMReader(checkpoint=path, config=settings.reader)

@@ -83,7 +83,16 @@ def run_gold(
     from qa_app.wiring import checkpoint_dir
 
     reader = app.reader(reader_name)
-    total = len(examples)
+    progress = _counting(len(examples), on_progress)
+
+    report, rows = evaluate_gold(reader, reader_name, dataset, examples, split=split, config_hash=app.settings.hash(),
+                                 model=str(checkpoint_dir(app.settings, reader_name)), seed=seed, progress=progress)
+    report = {**report, "dataset": dataset_name}
+    return make_run(report, rows, examples, number)
+
+
+def _counting(total: int, on_progress: Callable[[int, int], None]) -> Callable[[int], None]:
+    """A progress callback taking increments, reporting (done, total) to `on_progress`."""
     done = 0
 
     def progress(n: int) -> None:
@@ -91,10 +100,7 @@ def run_gold(
         done += n
         on_progress(min(done, total), total)
 
-    report, rows = evaluate_gold(reader, reader_name, dataset, examples, split=split, config_hash=app.settings.hash(),
-                                 model=str(checkpoint_dir(app.settings, reader_name)), seed=seed, progress=progress)
-    report = {**report, "dataset": dataset_name}
-    return make_run(report, rows, examples, number)
+    return progress
 
 
 def run_open(
@@ -106,13 +112,7 @@ def run_open(
     from qa_app.evaluation.open_book import evaluate_open
     from qa_app.wiring import checkpoint_dir
 
-    total = len(examples)
-    done = 0
-
-    def progress(n: int) -> None:
-        nonlocal done
-        done += n
-        on_progress(min(done, total), total)
+    progress = _counting(len(examples), on_progress)
 
     report, rows = evaluate_open(app=app, make_app=make_app, dataset=dataset, examples=examples, split=split,
                                  corpus=corpus, reader_name=reader_name,
