@@ -19,7 +19,7 @@ from qa_app.wiring import App
 from ui import state
 from ui.render import escape_label
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
+PAGES_DIR = Path(__file__).resolve().parent / "views"  # not "pages": Streamlit would run those alone
 # (file, title, icon, url path): url paths are stable names for links and browser tests
 PAGES = (
     ("ask.py", "Ask", ":material/chat:", "ask"),
