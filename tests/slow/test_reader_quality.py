@@ -1,0 +1,30 @@
+"""Quality floors of the shipped readers on a fixed, seeded sample of the test split (gold mode).
+
+The floors sit a few points under the figures measured for the model card, so a broken checkpoint,
+tokenizer or decoding change fails here while ordinary noise does not.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from qa_app.config import Settings
+from qa_app.data.squad import load_squad, locate_squad_v2_dev, sample_examples, split_examples
+from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
+from qa_app.wiring import build_reader
+
+pytestmark = pytest.mark.slow
+
+SAMPLE = 300
+# reader -> (overall F1 floor, forced HasAns F1 floor), measured on this sample minus a margin
+FLOORS = {"transformer": (50.0, 50.0)}
+
+
+@pytest.mark.parametrize("reader_name", sorted(FLOORS))
+def test_shipped_reader_meets_its_floor(reader_name: str) -> None:
+    examples = list(sample_examples(split_examples(load_squad(locate_squad_v2_dev()), "test"), SAMPLE, seed=0))
+    reader = build_reader(Settings(), reader_name)
+    scores = score_gold(examples, gold_predictions(examples, read_gold(reader, examples)))
+    f1_floor, forced_floor = FLOORS[reader_name]
+    assert scores["f1"] >= f1_floor, scores
+    assert scores["HasAns_f1_forced"] >= forced_floor, scores
