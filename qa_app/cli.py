@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for metrics and per-question predictions")
     p.add_argument("--report", help="open mode: write a self-contained HTML report here")
     p.add_argument("--compare-windows", action="store_true", help="open mode: also run a fixed +-1-chunk window")
-    _common(p, store=False, reader=True)
+    _common(p, reader=True)  # --data-dir: where open-book runs cache their indexed articles
     return parser
 
 
