@@ -13,7 +13,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from qa_app.data.squad import SquadDataset, load_squad, locate_squad_v2_dev, split_examples
+from qa_app.data.squad import (
+    SquadDataset,
+    load_squad,
+    locate_squad_v2_dev,
+    split_examples,
+)
 from qa_app.errors import ConfigError, DatasetError
 
 
@@ -40,9 +45,17 @@ def train_transformer_reader(
     *, data: str | None, base: str | None, out_dir: Path, run_dir: Path, resume: bool,
     overrides: dict[str, Any], log: Callable[[str], None], progress_factory: Callable[..., Any] | None,
 ) -> dict[str, Any]:
-    from qa_app.readers.span_model import build_from_base, load_checkpoint, save_checkpoint
+    from qa_app.readers.span_model import (
+        build_from_base,
+        load_checkpoint,
+        save_checkpoint,
+    )
     from qa_app.readers.transformer import TransformerReader
-    from qa_app.training.transformer import TrainConfig, seed_everything, train_transformer
+    from qa_app.training.transformer import (
+        TrainConfig,
+        seed_everything,
+        train_transformer,
+    )
 
     config = dataclasses.replace(TrainConfig(), **{k: v for k, v in overrides.items() if v is not None})
     dataset, train, validation, test = _training_split(data, config)
@@ -62,7 +75,7 @@ def train_transformer_reader(
     )
     exported = _export_best(best_dir=best_dir, run_dir=run_dir, out_dir=out_dir, load=load_checkpoint,
                             save=save_checkpoint, reader_class=TransformerReader, config=config,
-                            validation=validation, test=test, log=log)
+                            validation=validation, test=test, log=log, kind=TRANSFORMER)
     card = _card(reader="transformer", base_model=_base_name(base_path), exported=exported, dataset=dataset,
                  split=(train, validation, test), hyper_parameters=dataclasses.asdict(config), state=state,
                  started=started)
@@ -77,8 +90,12 @@ def train_lstm_reader(
     """Like train_transformer_reader, for the LSTM reader. `base` gives the tokenizer and the initial
     word-piece embeddings; overrides may hold training (TrainConfig) and architecture (LSTMConfig) keys."""
     from qa_app.readers.lstm import LSTMReader
-    from qa_app.readers.lstm_model import build_from_base, load_checkpoint, save_checkpoint
-    from qa_app.training.lstm import lstm_configs, train_lstm
+    from qa_app.readers.lstm_model import (
+        build_from_base,
+        load_checkpoint,
+        save_checkpoint,
+    )
+    from qa_app.training.lstm import LSTM, lstm_configs, train_lstm
     from qa_app.training.transformer import seed_everything
 
     config, architecture = lstm_configs(overrides)
@@ -109,7 +126,7 @@ def train_lstm_reader(
     )
     exported = _export_best(best_dir=best_dir, run_dir=run_dir, out_dir=out_dir, load=load_checkpoint,
                             save=save_checkpoint, reader_class=LSTMReader, config=config,
-                            validation=validation, test=test, log=log)
+                            validation=validation, test=test, log=log, kind=LSTM)
     card = _card(reader="lstm", base_model=base_model, exported=exported, dataset=dataset,
                  split=(train, validation, test), hyper_parameters=run_config, state=state, started=started)
     card["trainable_parameters"] = sum(p.numel() for p in exported.model.parameters() if p.requires_grad)
@@ -140,13 +157,20 @@ class _Exported:
 
 def _export_best(
     *, best_dir: Path, run_dir: Path, out_dir: Path, load: Callable[[Path], Any], save: Callable[..., Any],
-    reader_class: Any, config: Any, validation: list[Any], test: list[Any], log: Callable[[str], None],
+    reader_class: Any, config: Any, validation: list[Any], test: list[Any], log: Callable[[str], None], kind: Any,
 ) -> _Exported:
-    """Ship the best epoch: fp16 if it costs < 0.2 F1 on validation, scored once on test, saved to out_dir."""
+    """Ship the best epoch: its no-answer threshold tuned again on validation with the current rule,
+    fp16 if it costs < 0.2 F1 on validation, scored once on test, saved to out_dir."""
     from qa_app.config import ReaderConfig
     from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
+    from qa_app.training.transformer import tune_on_validation
 
     best_model, best_tok, best_settings = load(best_dir)
+    best_settings, tuned = tune_on_validation(best_model, best_tok, best_settings, validation, config.eval_batch_size,
+                                              config.bf16, kind=kind)
+    log(f"threshold {best_settings.null_threshold:.3f}, answerability weight {best_settings.answerability_weight}: "
+        f"validation F1 {tuned['f1']:.2f} (best at any threshold {tuned['best_f1_any_threshold']:.2f}), "
+        f"answering {100 * tuned['answered_share']:.0f}% of questions")
     reader_cfg = ReaderConfig(batch_size=config.eval_batch_size)
     bf16 = config.bf16
     fp16_dir = run_dir / "best-fp16"

@@ -31,6 +31,7 @@ from torch import nn
 from qa_app.config import ReaderConfig
 from qa_app.data.squad import QAExample
 from qa_app.evaluation.gold import gold_predictions, paragraph_window, score_gold
+from qa_app.evaluation.thresholds import NEVER_ABSTAIN, choose_threshold, f1_curve
 from qa_app.readers.inference import pad_batch, use_bf16
 from qa_app.readers.span_model import SpanReaderSettings, save_checkpoint
 from qa_app.readers.transformer import TransformerReader
@@ -39,6 +40,7 @@ from qa_app.training.labels import LabelledFeatures, label_features
 
 STATE_FILE = "train_state.pt"
 ANSWERABILITY_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
+THRESHOLD_TOLERANCE_F1 = 3.0  # prefer answering where validation F1 is this close to its best
 
 
 @dataclass(frozen=True)
@@ -226,25 +228,27 @@ def tune_on_validation(
     model: nn.Module, tokenizer: Any, settings: SpanReaderSettings, examples: list[QAExample],
     batch_size: int, bf16: bool, *, kind: SpanModelKind = TRANSFORMER,
 ) -> tuple[SpanReaderSettings, dict[str, float]]:
-    """Pick the answerability weight and no-answer threshold that maximise validation F1."""
+    """Pick the answerability weight and no-answer threshold on validation data: the most answering
+    setting whose F1 is within THRESHOLD_TOLERANCE_F1 of the best (see qa_app.evaluation.thresholds)."""
     reader_config = ReaderConfig(batch_size=batch_size)
     probe = kind.reader_class.from_model(model, tokenizer, settings, config=reader_config, bf16=bf16)
     items = [(e.question, [paragraph_window(e)]) for e in examples]
     model.eval()
     raws, owner = probe.raw_for_items(items)
-    best: tuple[float, SpanReaderSettings, dict[str, float]] | None = None
+    has_answer = np.array([not e.is_impossible for e in examples])
+    curves = {}
     for weight in ANSWERABILITY_WEIGHTS:
-        trial = dataclasses.replace(settings, answerability_weight=weight, null_threshold=0.0)
-        reader = kind.reader_class.from_model(model, tokenizer, trial, config=reader_config, bf16=bf16)
+        forced = dataclasses.replace(settings, answerability_weight=weight, null_threshold=NEVER_ABSTAIN)
+        reader = kind.reader_class.from_model(model, tokenizer, forced, config=reader_config, bf16=bf16)
         preds = gold_predictions(examples, reader.results_from_raws(items, raws, owner))
-        scores = score_gold(examples, preds)
-        if best is None or scores["best_f1"] > best[0]:
-            threshold = -float(scores["best_f1_thresh"]) - 1e-6
-            best = (scores["best_f1"], dataclasses.replace(trial, null_threshold=threshold), scores)
-    assert best is not None
-    tuned = best[1]
+        diffs = np.array([-p.na_score for p in preds])
+        curves[weight] = f1_curve(diffs, np.array([p.f1 for p in preds]), has_answer)
+    weight, point = choose_threshold(curves, THRESHOLD_TOLERANCE_F1)
+    tuned = dataclasses.replace(settings, answerability_weight=weight, null_threshold=point.threshold)
     reader = kind.reader_class.from_model(model, tokenizer, tuned, config=reader_config, bf16=bf16)
     final = score_gold(examples, gold_predictions(examples, reader.results_from_raws(items, raws, owner)))
+    final["best_f1_any_threshold"] = max(p.f1 for points in curves.values() for p in points)
+    final["answered_share"] = point.answered
     return tuned, {k: float(v) for k, v in final.items()}
 
 
