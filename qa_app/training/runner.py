@@ -52,6 +52,7 @@ def train_transformer_reader(
     )
     from qa_app.readers.transformer import TransformerReader
     from qa_app.training.transformer import (
+        TRANSFORMER,
         TrainConfig,
         seed_everything,
         train_transformer,
