@@ -206,7 +206,7 @@ def _card(
     return {
         "reader": reader, "base_model": base_model,
         "parameters": sum(p.numel() for p in exported.model.parameters()),
-        "data": {"file": str(dataset.source), "sha256": dataset.sha256, "train_questions": len(train),
+        "data": {"file": _dataset_name(dataset), "sha256": dataset.sha256, "train_questions": len(train),
                  "validation_questions": len(validation), "test_questions": len(test),
                  "split": "train = articles 0-24, validation = 25-27, test = 28-34" if test else "last 10% of articles validate"},
         "hyper_parameters": hyper_parameters,
@@ -221,6 +221,15 @@ def _card(
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
     }
+
+
+def _dataset_name(dataset: SquadDataset) -> str:
+    """The data file as a reader of the card can find it (no local paths for the official file)."""
+    from qa_app.data.squad import SQUAD_PACKAGE, SQUAD_PACKAGE_VERSION
+
+    if len(dataset.articles) >= 35 and "long_context_eval" in str(dataset.source):
+        return f"squad.json of {SQUAD_PACKAGE}=={SQUAD_PACKAGE_VERSION}"
+    return Path(str(dataset.source)).name
 
 
 def _rounded(scores: dict[str, Any]) -> dict[str, Any]:
@@ -252,7 +261,8 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
         f"- Data: SQuAD v2.0 dev ({card['data']['file']}, sha256 {card['data']['sha256'][:12]}...); split: {card['data']['split']}",
         f"- Questions: {card['data']['train_questions']} train, {card['data']['validation_questions']} validation, {card['data']['test_questions']} test",
         f"- Examples seen: {card['examples_seen']:,}; training wall time {card['training_wall_seconds'] / 60:.0f} min on {card['machine']}",
-        f"- No-answer threshold {card['null_threshold']:.3f}, answerability weight {card['answerability_weight']} (tuned on validation)",
+        f"- No-answer threshold {card['null_threshold']:.3f}, answerability weight {card['answerability_weight']} "
+        "(tuned on validation: the most answering threshold within 3 F1 points of the best validation F1)",
         f"- Weights: {card['weights_dtype']} safetensors (validation F1 fp32 vs fp16: {card['validation_fp32_vs_fp16_f1']})",
         f"- Date: {card['date']}", "",
         "| split | EM | F1 | HasAns EM | HasAns F1 | NoAns EM | questions |", "|---|---|---|---|---|---|---|",
