@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 
 SAMPLE = 300
 # reader -> (overall F1 floor, forced HasAns F1 floor), measured on this sample minus a margin
-FLOORS = {"transformer": (50.0, 50.0)}
+FLOORS = {"transformer": (49.0, 58.0)}  # measured: F1 53.13, forced HasAns F1 62.66
 
 
 @pytest.mark.parametrize("reader_name", sorted(FLOORS))
@@ -26,5 +26,6 @@ def test_shipped_reader_meets_its_floor(reader_name: str) -> None:
     reader = build_reader(Settings(), reader_name)
     scores = score_gold(examples, gold_predictions(examples, read_gold(reader, examples)))
     f1_floor, forced_floor = FLOORS[reader_name]
+    print(f"{reader_name}: F1 {scores['f1']:.2f}, forced HasAns F1 {scores['HasAns_f1_forced']:.2f}")
     assert scores["f1"] >= f1_floor, scores
     assert scores["HasAns_f1_forced"] >= forced_floor, scores
