@@ -20,6 +20,7 @@ from qa_app.config import Settings
 from qa_app.wiring import App
 from tests import pdf_factory
 from tests.fakes import FakeReader, HashingEncoder, RegexTokenizer
+from tests.files import write
 
 RIVERS = ("The Rhine rises in the Swiss Alps and flows north through Germany. Barges carry coal on the "
           "Rhine. The river reaches the North Sea near Rotterdam in the Netherlands.")
@@ -80,15 +81,6 @@ def clean_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Harness:
     return Harness(tmp_path, capsys)
-
-
-def write(path: Path, data: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, bytes):
-        path.write_bytes(data)
-    else:
-        path.write_text(data, encoding="utf-8")
-    return path
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from qa_app.evaluation.metrics import (
     squad_v2_scores,
 )
 
-
 # --- normalisation -------------------------------------------------------------------------
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa_app.evaluation.thresholds import NEVER_ABSTAIN, ThresholdPoint, choose_threshold, f1_curve
+from qa_app.evaluation.thresholds import (
+    NEVER_ABSTAIN,
+    ThresholdPoint,
+    choose_threshold,
+    f1_curve,
+)
 
 
 def test_curve_by_hand() -> None:

@@ -18,6 +18,7 @@ from qa_app.errors import DocumentNotFoundError, StoreError
 from qa_app.types import Chunk, DocumentInfo
 from tests import pdf_factory
 from tests.fakes import HashingEncoder, RegexTokenizer
+from tests.files import write
 
 CHUNKING = ChunkingConfig(chunk_tokens=20, overlap_tokens=4, contextual="header")
 ENCODER = HashingEncoder(dimension=32)
@@ -94,15 +95,6 @@ def store() -> RecordingStore:
 def make_indexer(store: Any, **kwargs: Any) -> Indexer:
     kwargs.setdefault("encoder", ENCODER)
     return Indexer(store=store, tokenizer=RegexTokenizer(), chunking=CHUNKING, **kwargs)
-
-
-def write(path: Path, data: str | bytes) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(data, bytes):
-        path.write_bytes(data)
-    else:
-        path.write_text(data, encoding="utf-8")
-    return path
 
 
 def statuses(outcomes: Sequence[Any]) -> dict[str, str]:

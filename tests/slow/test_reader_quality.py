@@ -9,7 +9,12 @@ from __future__ import annotations
 import pytest
 
 from qa_app.config import Settings
-from qa_app.data.squad import load_squad, locate_squad_v2_dev, sample_examples, split_examples
+from qa_app.data.squad import (
+    load_squad,
+    locate_squad_v2_dev,
+    sample_examples,
+    split_examples,
+)
 from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
 from qa_app.wiring import build_reader
 

