@@ -156,6 +156,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("retriever must be one of hybrid, dense, sparse")
     if r.top_k < 1 or r.candidates < 1:
         raise ConfigError("top_k and candidates must be at least 1")
+    if min(r.dense_weight, r.sparse_weight) < 0 or max(r.dense_weight, r.sparse_weight) <= 0:
+        raise ConfigError("dense_weight and sparse_weight must be >= 0 and not both 0")
     if r.window_chunks < 0 or r.token_budget < 64 or r.max_per_document < 1:
         raise ConfigError("window_chunks >= 0, token_budget >= 64 and max_per_document >= 1 are required")
 

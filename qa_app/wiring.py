@@ -110,7 +110,8 @@ class App:
         from indexing.build import Indexer
         from indexing.loaders import MB
 
-        lock = (lambda: writer_lock(self.data_dir, self.settings.store.lock_timeout_s)) if not self.settings.store.chroma_host else contextlib.nullcontext
+        s = self.settings.store
+        lock = (lambda: writer_lock(self.data_dir, s.lock_timeout_s)) if not s.chroma_host else contextlib.nullcontext
         return Indexer(store=self.store, encoder=self.encoder, tokenizer=self.tokenizer,
                        chunking=self.settings.chunking, max_bytes=int(self.settings.store.max_file_mb * MB), lock=lock,
                        extra_sinks=(self.sparse_index,),
@@ -137,8 +138,6 @@ class App:
         sparse = SparseRetriever(index=self.sparse_index, store=self.store)
         if r.retriever == "sparse":
             return sparse
-        if min(r.dense_weight, r.sparse_weight) < 0 or max(r.dense_weight, r.sparse_weight) <= 0:
-            raise ConfigError("dense_weight and sparse_weight must be >= 0 and not both 0")
         dense = DenseRetriever(encoder=self.encoder, store=self.store)
         return HybridRetriever(retrievers=[(dense, r.dense_weight), (sparse, r.sparse_weight)],
                                rrf_k=r.rrf_k, candidates=r.candidates)
