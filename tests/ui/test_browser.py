@@ -140,7 +140,7 @@ def test_upload_ask_follow_up_in_browser(chromium: str, server: str, tmp_path: P
             expect(page.get_by_text("No documents are indexed yet")).to_be_visible(timeout=ANSWER_S * 1000)
             nav = page.locator('[data-testid="stSidebarNav"]')
             nav.get_by_role("link", name=re.compile("Documents")).click()
-            expect(page.get_by_role("heading", name="Documents")).to_be_visible(timeout=ANSWER_S * 1000)
+            expect(page.get_by_role("heading", name="Documents", exact=True)).to_be_visible(timeout=ANSWER_S * 1000)
 
             # Documents: upload the PDF and wait until it is parsed, chunked, embedded and stored.
             page.locator('input[type="file"]').set_input_files(str(pdf))
