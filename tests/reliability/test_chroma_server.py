@@ -185,6 +185,14 @@ def test_a_second_writer_never_cleans_up_the_rows_another_writer_is_still_adding
         go_on.set()
         writer.join(timeout=60)
     assert outcomes and outcomes[0].status == "added"
+    # The server applies new vectors to its HNSW index shortly after a write (seen lagging once in CI),
+    # so the nearest-neighbour part of the check gets a few seconds; rows and registry must be whole at once.
     snap = snapshot(second.store, second.encoder, settings.chunking.contextual)
+    assert [p for p in snapshot_problems(snap) if "does not find it" not in p] == []
+    for _ in range(20):
+        snap = snapshot(second.store, second.encoder, settings.chunking.contextual)
+        if not snapshot_problems(snap):
+            break
+        time.sleep(0.5)
     assert snapshot_problems(snap) == []  # the first document is whole, not registered without its chunks
     assert len(snap["documents"]) == 2
