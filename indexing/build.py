@@ -17,11 +17,11 @@ from typing import Any, Callable, ContextManager, Iterable, Sequence
 
 import numpy as np
 
-from indexing.chunking import chunk_document, embedding_texts
+from indexing.chunking import chunk_document, embedding_texts, late_contexts
 from indexing.loaders import discover_files, load_bytes, load_document
 from qa_app.config import ChunkingConfig
-from qa_app.errors import LoadError, QAError, StoreError
-from qa_app.protocols import Encoder, Tokenizer, VectorStore
+from qa_app.errors import ConfigError, LoadError, QAError, StoreError
+from qa_app.protocols import Encoder, LateChunkingEncoder, Tokenizer, VectorStore
 from qa_app.types import Document, DocumentInfo
 
 STAGES = ("parse", "chunk", "embed", "store")
@@ -69,6 +69,9 @@ class Indexer:
         extra_sinks: Sequence[Any] = (),
         cleanup_on_index: bool = True,
     ) -> None:
+        if chunking.contextual == "late" and not isinstance(encoder, LateChunkingEncoder):
+            raise ConfigError(f"contextual = late needs an encoder that exposes token vectors; {encoder.id} "
+                              "does not: choose contextual = header")
         self._store = store
         self._encoder = encoder
         self._tokenizer = tokenizer
@@ -136,7 +139,7 @@ class Indexer:
                                     replaced_id=",".join(d.id for d in previous))
             chunks = chunk_document(document, self._tokenizer, self._chunking)
             _emit(progress, name, "chunk", len(chunks), len(chunks))
-            vectors = self._encode(name, embedding_texts(chunks, self._chunking.contextual), progress)
+            vectors = self._embed(name, document, chunks, progress)
             info = DocumentInfo(
                 id=document.id, source=document.source, title=document.title, pages=document.page_count,
                 chunks=len(chunks), chars=len(document.text),
@@ -170,20 +173,21 @@ class Indexer:
                     sink.delete(doc_id)
             raise StoreError(f"could not update the keyword index ({exc}); nothing was stored, index again") from exc
 
-    def _encode(self, name: str, texts: list[str], progress: Progress | None) -> np.ndarray:
-        dim = self._encoder.dimension
-        if not texts:
-            return np.zeros((0, dim), dtype=np.float32)
-        batches = getattr(self._encoder, "encode_batches", None)
-        if batches is None:
-            vectors = self._encoder.encode(texts)
-            _emit(progress, name, "embed", len(texts), len(texts))
-            return vectors
+    def _embed(self, name: str, document: Document, chunks: list[Any], progress: Progress | None) -> np.ndarray:
+        """Vectors of `chunks` under the configured contextual variant, with progress per batch."""
+        if not chunks:
+            return np.zeros((0, self._encoder.dimension), dtype=np.float32)
+        if isinstance(self._encoder, LateChunkingEncoder) and self._chunking.contextual == "late":
+            batches: Iterable[np.ndarray] = self._encoder.encode_in_context(late_contexts(document, chunks))
+        else:
+            texts = embedding_texts(chunks, self._chunking.contextual)
+            encode_batches = getattr(self._encoder, "encode_batches", None)
+            batches = encode_batches(texts) if encode_batches is not None else [self._encoder.encode(texts)]
         parts, done = [], 0
-        for part in batches(texts):
+        for part in batches:
             parts.append(part)
             done += len(part)
-            _emit(progress, name, "embed", done, len(texts))
+            _emit(progress, name, "embed", done, len(chunks))
         return np.concatenate(parts, axis=0)
 
 

@@ -9,8 +9,9 @@ with the next one (so headers stay right). Chunk text is trimmed of surrounding 
 non-whitespace character of the document lies in at least one chunk.
 
 `embedding_text` / `embedding_texts` give the text embedded for the contextual variants
-"plain", "header" and "neighbours". The "late" variant (late chunking) embeds token vectors of a
-longer context and is the encoder's business, not a text variant.
+"plain", "header" and "neighbours". The "late" variant (late chunking) has no text form:
+`late_contexts` gives each chunk with the document text around it, and the encoder pools the
+chunk's token vectors computed over that longer context.
 
 This module does no I/O and imports nothing heavy; the tokenizer is injected.
 """
@@ -28,7 +29,7 @@ import numpy as np
 from qa_app.config import ChunkingConfig
 from qa_app.errors import ConfigError
 from qa_app.protocols import Tokenizer
-from qa_app.types import Chunk, Document
+from qa_app.types import Chunk, Document, SpanInContext
 
 __all__ = [
     "NEIGHBOUR_CHARS",
@@ -37,10 +38,14 @@ __all__ = [
     "context_header",
     "embedding_text",
     "embedding_texts",
+    "late_contexts",
 ]
 
 TEXT_VARIANTS = ("plain", "header", "neighbours")
 NEIGHBOUR_CHARS = 200  # characters of each neighbouring chunk embedded with the "neighbours" variant
+# Document text on each side of a chunk handed to a late-chunking encoder: more than the encoder's
+# 512 positions can take, so the encoder, not this margin, decides how much context it reads.
+LATE_MARGIN_CHARS = 2500
 
 # Share of a chunk's budget, counted back from its end, searched for a good boundary. A quarter
 # keeps chunks at least 3/4 full while nearly always finding a sentence end in prose.
@@ -83,17 +88,20 @@ def chunk_document(document: Document, tokenizer: Tokenizer, config: ChunkingCon
         raise ValueError("chunk_tokens must be at least 1")
     overlap = min(max(config.overlap_tokens, 0), budget - 1)
 
-    starts, ends = _clean_offsets(tokenizer.token_offsets(text), len(text))
+    # a tokenizer with `offset_array` (the real one) hands over numpy offsets: memory stays flat in
+    # document length instead of ~100 bytes of Python tuples per word piece
+    offset_array = getattr(tokenizer, "offset_array", None)
+    offsets = offset_array(text) if offset_array is not None else tokenizer.token_offsets(text)
+    starts, ends = _clean_offsets(offsets, len(text))
     scores = _cut_scores(text, starts, ends, document.page_starts, [s.start for s in document.sections])
 
     context = _Context(document)
-    piece_starts = starts.tolist()
     chunks: list[Chunk] = []
     for first, stop in _token_spans(scores, budget, overlap):
         # A chunk runs from its first piece up to the piece after its last one, so characters the
         # tokenizer drops between pieces still land in a chunk (whitespace is trimmed off).
-        char_start = 0 if first == 0 else piece_starts[first]
-        char_end = len(text) if stop >= len(piece_starts) else piece_starts[stop]
+        char_start = 0 if first == 0 else int(starts[first])
+        char_end = len(text) if stop >= len(starts) else int(starts[stop])
         _append_chunk(chunks, document, context, char_start, char_end)
     return chunks
 
@@ -136,12 +144,34 @@ def embedding_texts(chunks: Sequence[Chunk], variant: str) -> list[str]:
     return texts
 
 
+def late_contexts(document: Document, chunks: Sequence[Chunk], margin: int = LATE_MARGIN_CHARS) -> list[SpanInContext]:
+    """Each chunk inside up to `margin` characters of its document on each side (cut at whitespace),
+    with its header as prefix, for the "late" variant."""
+    text = document.text
+    items = []
+    for chunk in chunks:
+        lo = max(0, chunk.start - margin)
+        if lo > 0:
+            space = _WHITESPACE.search(text, lo, chunk.start)
+            lo = space.end() if space else chunk.start
+        hi = min(len(text), chunk.end + margin)
+        if hi < len(text):
+            cut = max(text.rfind(c, chunk.end, hi) for c in " \n\t")
+            hi = cut if cut >= 0 else chunk.end
+        items.append(SpanInContext(prefix=chunk.header, context=text[lo:hi],
+                                   start=chunk.start - lo, end=chunk.end - lo))
+    return items
+
+
 # --- chunk spans -----------------------------------------------------------------------------
 
 
-def _clean_offsets(offsets: Sequence[tuple[int, int]], length: int) -> tuple[np.ndarray, np.ndarray]:
+def _clean_offsets(offsets: Sequence[tuple[int, int]] | np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted, non-empty, in-range word-piece spans as two int64 arrays (starts, ends)."""
-    flat = np.fromiter(itertools.chain.from_iterable(offsets), dtype=np.int64, count=2 * len(offsets))
+    if isinstance(offsets, np.ndarray):
+        flat = offsets.astype(np.int64, copy=False).reshape(-1)
+    else:
+        flat = np.fromiter(itertools.chain.from_iterable(offsets), dtype=np.int64, count=2 * len(offsets))
     pairs = np.clip(flat.reshape(-1, 2), 0, length)
     pairs = pairs[pairs[:, 1] > pairs[:, 0]]
     if len(pairs) > 1 and np.any(pairs[1:, 0] < pairs[:-1, 0]):

@@ -12,8 +12,10 @@ import os
 import threading
 from typing import Any
 
-from qa_app.errors import ModelNotFoundError
+import numpy as np
+
 from qa_app.config import offline_environment
+from qa_app.errors import ModelNotFoundError
 
 __all__ = ["SLICE_CHARS", "WordPieceTokenizer", "default_model_path"]
 
@@ -47,27 +49,31 @@ class WordPieceTokenizer:
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         """(start, end) character offsets of every word piece of `text`, in order."""
+        return [(int(s), int(e)) for s, e in self.offset_array(text)]
+
+    def offset_array(self, text: str) -> np.ndarray:
+        """The offsets of `token_offsets` as one (pieces, 2) int64 array: 16 bytes per piece, so a
+        book's offsets stay small. Slices are tokenized one at a time and dropped when copied."""
         if not text:
-            return []
+            return np.zeros((0, 2), dtype=np.int64)
         tokenizer = self._load()
-        slices = _slices(text)
-        encoded = tokenizer(
-            [text[a:b] for a, b in slices],
-            add_special_tokens=False,
-            return_offsets_mapping=True,
-            return_attention_mask=False,
-            return_token_type_ids=False,
-            truncation=False,
-            verbose=False,  # no "sequence longer than 512" warning: we never feed these to a model
-        )
-        offsets: list[tuple[int, int]] = []
-        for (shift, _), mapping in zip(slices, encoded["offset_mapping"]):
-            offsets.extend((shift + s, shift + e) for s, e in mapping)
-        return offsets
+        parts = []
+        for shift, end in _slices(text):
+            mapping = tokenizer(
+                text[shift:end],
+                add_special_tokens=False,
+                return_offsets_mapping=True,
+                return_attention_mask=False,
+                return_token_type_ids=False,
+                truncation=False,
+                verbose=False,  # no "sequence longer than 512" warning: we never feed these to a model
+            )["offset_mapping"]
+            parts.append(np.asarray(mapping, dtype=np.int64).reshape(-1, 2) + shift)
+        return np.concatenate(parts)
 
     def count_tokens(self, text: str) -> int:
         """Number of word pieces in `text` (no special tokens)."""
-        return len(self.token_offsets(text))
+        return len(self.offset_array(text))
 
     def _load(self) -> Any:
         with self._lock:

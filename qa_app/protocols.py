@@ -9,7 +9,7 @@ from typing import Iterable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from qa_app.types import Chunk, DocumentInfo, Hit, ReaderResult, Window
+from qa_app.types import Chunk, DocumentInfo, Hit, ReaderResult, SpanInContext, Window
 
 
 @runtime_checkable
@@ -23,6 +23,13 @@ class Encoder(Protocol):
     def dimension(self) -> int: ...
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...  # shape (len(texts), dimension)
+
+
+@runtime_checkable
+class LateChunkingEncoder(Encoder, Protocol):
+    """An Encoder that can also embed a span from the token vectors of its surrounding context."""
+
+    def encode_in_context(self, items: Sequence[SpanInContext]) -> Iterable[np.ndarray]: ...  # batches of rows
 
 
 @runtime_checkable

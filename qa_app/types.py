@@ -10,6 +10,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Mapping
 
+
 @dataclass(frozen=True)
 class Section:
     """A heading of a document (e.g. a Markdown `#` line) and where its section starts."""
@@ -70,6 +71,17 @@ class Chunk:
 
 def chunk_id(doc_id: str, index: int) -> str:
     return f"{doc_id}:{index}"
+
+
+@dataclass(frozen=True)
+class SpanInContext:
+    """A chunk inside a longer stretch of its document, for late chunking: the encoder reads
+    `prefix` + `context` and pools the token vectors of `context[start:end]` (the chunk)."""
+
+    prefix: str  # e.g. the chunk's title/section header; "" for none
+    context: str  # document text around the chunk
+    start: int  # the chunk's offsets in `context`
+    end: int
 
 
 @dataclass(frozen=True)

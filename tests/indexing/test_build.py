@@ -14,8 +14,8 @@ import pytest
 from indexing.build import STAGES, Indexer, IndexEvent
 from indexing.stores import InMemoryStore, StoreSignature
 from qa_app.config import ChunkingConfig
-from qa_app.errors import DocumentNotFoundError, StoreError
-from qa_app.types import Chunk, DocumentInfo
+from qa_app.errors import ConfigError, DocumentNotFoundError, StoreError
+from qa_app.types import Chunk, DocumentInfo, SpanInContext
 from tests import pdf_factory
 from tests.fakes import HashingEncoder, RegexTokenizer
 from tests.files import write
@@ -53,6 +53,21 @@ class BatchingEncoder(HashingEncoder):
     def encode_batches(self, texts: Sequence[str]) -> Iterator[np.ndarray]:
         for a in range(0, len(texts), 2):
             yield self.encode(texts[a : a + 2])
+
+
+class LateEncoder(HashingEncoder):
+    """HashingEncoder that also "late-chunks": a span's vector is that of its prefix, the span and
+    the context's first word (so context changes the vector); every call is recorded."""
+
+    def __init__(self) -> None:
+        super().__init__(dimension=32)
+        self.items: list[SpanInContext] = []
+
+    def encode_in_context(self, items: Sequence[SpanInContext]) -> Iterator[np.ndarray]:
+        for a in range(0, len(items), 2):
+            batch = items[a : a + 2]
+            self.items.extend(batch)
+            yield self.encode([f"{i.prefix} {i.context.split()[0]} {i.context[i.start:i.end]}" for i in batch])
 
 
 class Sink:
@@ -277,3 +292,27 @@ def test_chunks_keep_exact_offsets_and_headers(tmp_path: Path, store: RecordingS
         assert text[c.start : c.end] == c.text
         assert c.header.startswith("Planets")
     assert any(c.header == "Planets > Rings" for c in chunks)
+
+
+def test_late_chunking_hands_the_encoder_each_chunk_in_its_context(tmp_path: Path) -> None:
+    late = ChunkingConfig(chunk_tokens=20, overlap_tokens=4, contextual="late")
+    encoder = LateEncoder()
+    store = InMemoryStore(signature=StoreSignature.for_encoder(encoder.id, encoder.dimension, late))
+    events: list[IndexEvent] = []
+    indexer = Indexer(store=store, encoder=encoder, tokenizer=RegexTokenizer(), chunking=late)
+    (o,) = indexer.index_paths([write(tmp_path / "planets.md", PLANETS * 3)], progress=events.append)
+    chunks = store.get_chunks(o.doc_id, range(o.chunks))
+    assert o.status == "added" and len(encoder.items) == len(chunks) > 2
+    for chunk, item in zip(chunks, encoder.items):
+        assert item.context[item.start:item.end] == chunk.text and item.prefix == chunk.header
+    assert any(item.start > 0 for item in encoder.items)  # later chunks carry text before them
+    embeds = [e.done for e in events if e.stage == "embed"]
+    assert len(embeds) > 1 and embeds[-1] == len(chunks)
+    hits = store.query(encoder.encode(["Planets Saturn has rings"])[0], 1)
+    assert "Saturn" in hits[0].chunk.text
+
+
+def test_late_chunking_needs_an_encoder_with_token_vectors() -> None:
+    late = ChunkingConfig(chunk_tokens=20, overlap_tokens=4, contextual="late")
+    with pytest.raises(ConfigError, match="contextual = header"):
+        Indexer(store=RecordingStore(), encoder=ENCODER, tokenizer=RegexTokenizer(), chunking=late)

@@ -6,6 +6,7 @@ import bisect
 import re
 from collections import Counter
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,7 @@ from indexing.chunking import (
     context_header,
     embedding_text,
     embedding_texts,
+    late_contexts,
 )
 from qa_app.config import ChunkingConfig
 from qa_app.errors import ConfigError
@@ -266,3 +268,39 @@ def test_neighbours_variant_adds_trimmed_context_without_the_overlap() -> None:
     first = embedding_texts(chunks, "neighbours")[0]
     assert first.split("\n")[:2] == ["Manual > Intro", chunks[0].text]
     assert embedding_text(c, "neighbours") == "Manual > Intro\n" + c.text
+
+
+def test_late_contexts_hold_each_chunk_with_text_around_it() -> None:
+    doc, chunks = _three_chunks()
+    items = late_contexts(doc, chunks, margin=60)
+    assert len(items) == len(chunks)
+    for chunk, item in zip(chunks, items):
+        assert item.context[item.start:item.end] == chunk.text
+        assert item.prefix == "Manual > Intro"
+        assert item.context in doc.text
+        assert item.start <= 60 and len(item.context) - item.end <= 60
+        assert not item.context[:1].isspace() and not item.context[-1:].isspace()  # cut at whitespace
+    middle = items[1]
+    assert middle.start > 0 and middle.end < len(middle.context)  # context on both sides
+    assert items[0].start == chunks[0].start  # the document start is the edge
+    whole = late_contexts(doc, chunks[:1], margin=10 ** 6)[0]
+    assert whole.context == doc.text
+
+
+class ArrayTokenizer(RegexTokenizer):
+    """RegexTokenizer that also hands its offsets over as one numpy array, like the real tokenizer."""
+
+    def __init__(self) -> None:
+        self.array_calls = 0
+
+    def offset_array(self, text: str) -> np.ndarray:
+        self.array_calls += 1
+        return np.asarray(self.token_offsets(text), dtype=np.int64).reshape(-1, 2)
+
+
+def test_offsets_as_an_array_give_the_same_chunks() -> None:
+    doc = make_doc(_sentences(120, words=9), title="Manual", sections=(Section(0, "Intro"),))
+    config = ChunkingConfig(chunk_tokens=50, overlap_tokens=10)
+    array_tokenizer = ArrayTokenizer()
+    assert chunk_document(doc, array_tokenizer, config) == chunk_document(doc, RegexTokenizer(), config)
+    assert array_tokenizer.array_calls == 1
