@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -76,3 +76,23 @@ class FakeReader:
                                     answerable=True, window_null_logits=nulls)
         return ReaderResult(spans=(), null_score=1.0, null_logit_diff=float("-inf"), answerable=False,
                             window_null_logits=nulls)
+
+
+class RegistryWrappingClient:
+    """A Chroma client whose registry collections (names ending in `__docs`) come wrapped by `wrap`
+    (to make registry writes fail or pause); every other call goes to the real client."""
+
+    def __init__(self, inner: Any, wrap: Callable[[Any], Any]) -> None:
+        self._inner, self._wrap_registry = inner, wrap
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def get_collection(self, name: str, **kwargs: Any) -> Any:
+        return self._wrap(name, self._inner.get_collection(name, **kwargs))
+
+    def get_or_create_collection(self, name: str, **kwargs: Any) -> Any:
+        return self._wrap(name, self._inner.get_or_create_collection(name, **kwargs))
+
+    def _wrap(self, name: str, collection: Any) -> Any:
+        return self._wrap_registry(collection) if name.endswith("__docs") else collection

@@ -20,7 +20,7 @@ from qa_app.errors import (
 )
 from qa_app.protocols import VectorStore
 from qa_app.types import Chunk, DocumentInfo
-from tests.fakes import HashingEncoder
+from tests.fakes import HashingEncoder, RegistryWrappingClient
 from tests.reliability import server_env
 
 DIM = 32
@@ -364,27 +364,9 @@ class _FailingRegistry:
         raise RuntimeError("disk full")
 
 
-class _FailingRegistryClient:
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def get_collection(self, name: str, **kwargs: Any) -> Any:
-        return self._wrap(name, self._inner.get_collection(name, **kwargs))
-
-    def get_or_create_collection(self, name: str, **kwargs: Any) -> Any:
-        return self._wrap(name, self._inner.get_or_create_collection(name, **kwargs))
-
-    @staticmethod
-    def _wrap(name: str, collection: Any) -> Any:
-        return _FailingRegistry(collection) if name.endswith("__docs") else collection
-
-
 def test_failed_write_becomes_store_error_and_is_rolled_back(tmp_path: Path) -> None:
-    s = ChromaStore(client=_FailingRegistryClient(raw_client(tmp_path / "db")), collection="documents",
-                    signature=SIG)
+    client = RegistryWrappingClient(raw_client(tmp_path / "db"), _FailingRegistry)
+    s = ChromaStore(client=client, collection="documents", signature=SIG)
     info, chunks, vectors = make_doc(RIVERS, "rivers.txt")
     with pytest.raises(StoreError, match="cannot store document 'rivers.txt': disk full"):
         s.add_document(info, chunks, vectors)

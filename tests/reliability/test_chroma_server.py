@@ -22,6 +22,7 @@ from indexing.sparse import BM25Index
 from indexing.stores import ChromaStore
 from qa_app.cli import main
 from qa_app.errors import StoreError
+from tests.fakes import RegistryWrappingClient
 from tests.indexing.test_stores import SIG
 from tests.reliability import server_env
 from tests.reliability.helpers import (
@@ -145,29 +146,13 @@ class _PausingRegistry:
         return self._inner.upsert(**kwargs)
 
 
-class _PausingClient:
-    def __init__(self, inner: Any, reached: threading.Event, go_on: threading.Event) -> None:
-        self._inner, self._events = inner, (reached, go_on)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def get_collection(self, name: str, **kwargs: Any) -> Any:
-        return self._wrap(name, self._inner.get_collection(name, **kwargs))
-
-    def get_or_create_collection(self, name: str, **kwargs: Any) -> Any:
-        return self._wrap(name, self._inner.get_or_create_collection(name, **kwargs))
-
-    def _wrap(self, name: str, collection: Any) -> Any:
-        return _PausingRegistry(collection, *self._events) if name.endswith("__docs") else collection
-
-
 def test_a_second_writer_never_cleans_up_the_rows_another_writer_is_still_adding(
         server: server_env.ChromaServer, collection: str, tmp_path: Path) -> None:
     settings = fake_settings(tmp_path / "data", chroma_host=server.host, chroma_port=server.port,
                              chroma_token=server.token, collection=collection)
     reached, go_on = threading.Event(), threading.Event()
-    slow_store = ChromaStore(client=_PausingClient(server.client(), reached, go_on), collection=collection,
+    client = RegistryWrappingClient(server.client(), lambda registry: _PausingRegistry(registry, reached, go_on))
+    slow_store = ChromaStore(client=client, collection=collection,
                              signature=app_factory()(settings).store.signature)
     first = app_factory()(settings)
     first.__dict__["store"] = slow_store  # this writer stalls before registering its document
