@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--accumulation", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--embeddings", choices=("frozen", "tuned"),
+                   help="LSTM only: keep the word-piece embedding matrix frozen (default) or train it too")
     p.add_argument("--limit-train", type=int, help="train on this many questions only (smoke runs)")
     p.add_argument("--limit-validation", type=int)
     p.add_argument("--limit-test", type=int)

@@ -155,6 +155,10 @@ def train(args: argparse.Namespace, make_app: AppFactory) -> int:
 
     overrides = {k: getattr(args, k) for k in ("epochs", "learning_rate", "batch_size", "accumulation", "seed",
                                                  "limit_train", "limit_validation", "limit_test")}
+    if args.embeddings is not None:
+        if args.reader != "lstm":
+            raise QAError("--embeddings applies to the LSTM reader only (the transformer fine-tunes all its weights)")
+        overrides["embeddings"] = args.embeddings
     out = Path(args.out) if args.out else DEFAULT_MODELS_DIR / args.reader
     run_dir = Path(args.run_dir) if args.run_dir else Path(".qa-runs") / args.reader
     from qa_app.training.runner import train_lstm_reader, train_transformer_reader

@@ -296,11 +296,8 @@ def test_lstm_training_defaults_and_overrides() -> None:
         lstm_configs({"embeddings": "thawed"})
 
 
-def test_qa_app_train_reader_lstm_end_to_end(tmp_path: Path) -> None:
-    """`qa-app train --reader lstm` on a hand-made SQuAD file: checkpoint, model card, then reads."""
-    from qa_app.cli import main
-    from qa_app.wiring import build_reader
-
+def write_tiny_squad(path: Path) -> Path:
+    """Two articles of hand-made questions (some unanswerable) in SQuAD v2.0 format."""
     facts = FACTS * 2
     articles = []
     for a in range(2):
@@ -308,8 +305,34 @@ def test_qa_app_train_reader_lstm_end_to_end(tmp_path: Path) -> None:
                                              "answers": [{"text": ans, "answer_start": c.index(ans)}] if ans else []}]}
                       for i, (q, c, ans) in enumerate(facts[a * 3 : a * 3 + 6])]
         articles.append({"title": f"Article {a}", "paragraphs": paragraphs})
-    data = tmp_path / "tiny.json"
-    data.write_text(json.dumps({"version": "v2.0", "data": articles}), encoding="utf-8")
+    path.write_text(json.dumps({"version": "v2.0", "data": articles}), encoding="utf-8")
+    return path
+
+
+def test_qa_app_train_lstm_with_tuned_embeddings_trains_the_matrix_too(tmp_path: Path, capsys) -> None:
+    from qa_app.cli import main
+
+    data = write_tiny_squad(tmp_path / "tiny.json")
+    out = tmp_path / "models" / "lstm"
+    code = main(["train", "--reader", "lstm", "--embeddings", "tuned", "--data", str(data), "--out", str(out),
+                 "--run-dir", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "4"])
+    assert code == 0
+    card = json.loads((out / "card.json").read_text(encoding="utf-8"))
+    assert card["hyper_parameters"]["architecture"]["embeddings"] == "tuned"
+    assert card["trainable_parameters"] == card["parameters"]
+    capsys.readouterr()
+    code = main(["train", "--reader", "transformer", "--embeddings", "tuned", "--data", str(data),
+                 "--out", str(tmp_path / "t"), "--run-dir", str(tmp_path / "t-run")])
+    assert code == 2 and "LSTM reader only" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()
+
+
+def test_qa_app_train_reader_lstm_end_to_end(tmp_path: Path) -> None:
+    """`qa-app train --reader lstm` on a hand-made SQuAD file: checkpoint, model card, then reads."""
+    from qa_app.cli import main
+    from qa_app.wiring import build_reader
+
+    data = write_tiny_squad(tmp_path / "tiny.json")
     out, run_dir = tmp_path / "models" / "lstm", tmp_path / "run"
     code = main(["train", "--reader", "lstm", "--data", str(data), "--out", str(out), "--run-dir", str(run_dir),
                  "--epochs", "1", "--batch-size", "4"])
