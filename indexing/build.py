@@ -10,6 +10,7 @@ This module knows nothing about retrieval or readers.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -88,7 +89,8 @@ class Indexer:
             self.cleanup()
         outcomes = [IndexOutcome(name=p, status="skipped", reason=r) for p, r in problems]
         for file in files:
-            outcomes.append(self._guarded(str(file), lambda f=file: self._load_path(f, progress), origin=str(file.resolve()), progress=progress))
+            load: Callable[[], Document] = functools.partial(self._load_path, file, progress)
+            outcomes.append(self._guarded(str(file), load, origin=str(file.resolve()), progress=progress))
         return outcomes
 
     def index_bytes(self, data: bytes, name: str, progress: Progress | None = None) -> IndexOutcome:

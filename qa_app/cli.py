@@ -112,7 +112,9 @@ def main(argv: Sequence[str] | None = None, make_app: Callable[[Settings], Any] 
     from qa_app import commands
 
     if make_app is None:
-        from qa_app.wiring import App as make_app
+        from qa_app.wiring import App
+
+        make_app = App
     handlers: dict[str, Callable[[argparse.Namespace, Callable[[Settings], Any]], int]] = {
         "index": commands.index, "ask": commands.ask, "chat": commands.chat, "docs": commands.docs,
         "train": commands.train, "eval": commands.evaluate,

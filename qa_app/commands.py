@@ -16,7 +16,7 @@ from qa_app.errors import DocumentNotFoundError, QAError
 
 
 def _progress_bar(**kwargs: Any) -> Any:
-    from tqdm import tqdm
+    from tqdm import tqdm  # type: ignore[import-untyped]
 
     return tqdm(file=sys.stderr, mininterval=1.0, disable=None, **kwargs)
 

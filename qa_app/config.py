@@ -104,8 +104,8 @@ def _section_type(name: str) -> type:
 
 
 def _coerce(name: str, f: dataclasses.Field[Any], value: Any, origin: str) -> Any:
-    default = f.default
-    kind = type(default) if default is not None else float
+    default: Any = f.default  # every settings field has a plain default (no default_factory)
+    kind: type = type(default) if default is not None else float
     if isinstance(value, str) and kind is not str:
         text = value.strip()
         try:

@@ -43,7 +43,7 @@ class SpanReaderModel(nn.Module):
     def __init__(self, encoder: nn.Module) -> None:
         super().__init__()
         self.encoder = encoder
-        hidden = encoder.config.hidden_size
+        hidden = int(encoder.config.hidden_size)  # type: ignore[union-attr,arg-type]
         self.qa_outputs = nn.Linear(hidden, 2)
         self.has_answer = nn.Linear(hidden, 1)
         for layer in (self.qa_outputs, self.has_answer):
@@ -94,7 +94,7 @@ def save_checkpoint(
 ) -> Path:
     """Write weights (safetensors), encoder config, tokenizer files and reader.json into out_dir."""
     out = write_weights_and_settings(model.state_dict(), tokenizer, settings, out_dir, fp16=fp16)
-    model.encoder.config.save_pretrained(str(out))
+    model.encoder.config.save_pretrained(str(out))  # type: ignore[union-attr,operator]
     return out
 
 

