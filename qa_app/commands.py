@@ -206,6 +206,10 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
               f"HasAns EM {report.get('HasAns_exact', float('nan')):.2f} NoAns EM {report.get('NoAns_exact', float('nan')):.2f} "
               f"recall@5 {report['recall@5']:.3f} hit recall@5 {report['hit_recall@5']:.3f} MRR {report['mrr']:.3f} "
               f"latency p50 {lat['p50']:.0f} ms p95 {lat['p95']:.0f} ms ({report['questions']} questions, split {args.split})")
+        gold = report["gold_same_questions"]
+        if "open_HasAns_exact_share" in gold:
+            print(f"gold mode, same questions: HasAns EM {gold['HasAns_exact']:.2f}; open-book reaches "
+                  f"{gold['open_HasAns_exact_share']:.0%} of it")
         errors = report["errors"]
         print(f"errors: {errors['total']} = " + ", ".join(f"{c} {errors[c]:.0%}" for c in errors["counts"]))
         for name, c in report.get("compare_windows", {}).items():

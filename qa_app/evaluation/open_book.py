@@ -8,7 +8,9 @@ question through the pipeline; measures retrieval twice: `recall@k` / `mrr` over
 the reader was given, and `hit_recall@k` / `hit_mrr` over the raw retriever hits, each expanded to its
 initial window (a window "holds" a question when it contains a gold answer span at its gold offset in
 the article); attributes each wrong answer to a cause; summarises latency per stage and what the
-dynamic window did; optionally runs a fixed +-1-chunk window on the same questions for comparison.
+dynamic window did; optionally runs a fixed +-1-chunk window on the same questions for comparison;
+and reads the same questions in gold mode (own paragraph only) to report open-book HasAns EM as a
+share of gold-mode HasAns EM.
 
 What it does not do: parse arguments, print or write files (the CLI does) or render the HTML report
 (`qa_app.evaluation.report`).
@@ -38,6 +40,7 @@ from qa_app.data.squad import (
     split_examples,
 )
 from qa_app.errors import ConfigError, DatasetError, QuestionError
+from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
 from qa_app.evaluation.latency import stage_latencies, summarize
 from qa_app.evaluation.metrics import exact_f1, squad_v2_scores
 from qa_app.evaluation.outcomes import attribute
@@ -363,6 +366,7 @@ def evaluate_open(
         if name != "main":
             compare[name] = compare_entry(done[variant.retrieval][1], variant)
     records, summary = done[settings.retrieval]
+    gold = gold_comparison(run_app.reader(reader_name), examples, summary)
     r = settings.retrieval
     report: dict[str, Any] = {
         **summary,
@@ -374,11 +378,23 @@ def evaluate_open(
                       "window_chunks": r.window_chunks, "token_budget": r.token_budget, "dynamic": r.dynamic,
                       "max_growth_steps": r.max_growth_steps, "max_per_document": r.max_per_document},
         "index": {"dir": settings.store.data_dir, "articles": len(indices), **index_counts},
+        "gold_same_questions": gold,
         "seconds": round(time.perf_counter() - started, 2),
     }
     if compare:
         report["compare_windows"] = compare
     return report, [record_row(rec) for rec in records]
+
+
+def gold_comparison(reader: Any, examples: Sequence[QAExample], summary: Mapping[str, Any]) -> dict[str, Any]:
+    """The same reader on the same questions in gold mode (each read against its own paragraph), and
+    open-book HasAns EM as a share of gold-mode HasAns EM."""
+    scores = score_gold(examples, gold_predictions(examples, read_gold(reader, examples)))
+    out: dict[str, Any] = {k: _round(scores[k]) for k in ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact")
+                           if k in scores}
+    if scores.get("HasAns_exact") and "HasAns_exact" in summary:
+        out["open_HasAns_exact_share"] = round(summary["HasAns_exact"] / scores["HasAns_exact"], 4)
+    return out
 
 
 def record_row(record: OpenRecord) -> dict[str, Any]:

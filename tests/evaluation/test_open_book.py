@@ -307,6 +307,10 @@ def test_cli_open_mode_prints_one_json_object_with_the_required_keys(
     # every article is one chunk here, so the 10 windows read hold every gold answer
     assert report["recall@10"] == 1.0 and report["hit_recall@10"] == 1.0
     assert report["exact"] == pytest.approx(40.0)  # r1 and w2 right
+    # the same reader on the same questions with only their own paragraph: r1 right, w1 and o1 wrong
+    gold = report["gold_same_questions"]
+    assert gold["HasAns_exact"] == pytest.approx(100 / 3, abs=0.01) and gold["NoAns_exact"] == pytest.approx(50.0)
+    assert gold["open_HasAns_exact_share"] == pytest.approx(report["HasAns_exact"] / gold["HasAns_exact"], abs=1e-3)
     assert report["errors"]["counts"] == {"retrieval_miss": 0, "reader_miss": 1, "wrong_abstention": 1,
                                           "false_answer": 1}
     for stage in ("retrieve", "windows", "read", "total", "end_to_end"):
