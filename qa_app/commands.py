@@ -18,7 +18,10 @@ from qa_app.errors import DocumentNotFoundError, QAError
 def _progress_bar(**kwargs: Any) -> Any:
     from tqdm import tqdm  # type: ignore[import-untyped]
 
-    return tqdm(file=sys.stderr, mininterval=1.0, disable=None, **kwargs)
+    # on a terminal the bar redraws every second; redirected to a file (a background training run, a
+    # CI log) it still writes a line every 30 s, so the log shows progress and the ETA
+    interactive = sys.stderr.isatty()
+    return tqdm(file=sys.stderr, mininterval=1.0 if interactive else 30.0, disable=False, **kwargs)
 
 
 def index(args: argparse.Namespace, make_app: AppFactory) -> int:
