@@ -3,6 +3,7 @@ growing numbers of chunks, measured in one run. Prints one JSON object (progress
 
     python bench/query_latency.py [--sizes 10000,100000,1000000] [--bm25-sizes 10000,100000|same|none]
                                   [--queries 200] [--k 30] [--doc-chunks 1000] [--words-per-chunk 150]
+                                  [--ef-search 100]
 
 Dense: one embedded `ChromaStore` (fresh, in a temporary folder) is grown to each size in turn
 through `ChromaStore.add_document`, one synthetic document of `--doc-chunks` chunks per call (the
@@ -13,7 +14,9 @@ cost). At each size: insert seconds and rows/s for the step, then `--warmup` unt
 `--queries` timed `store.query(vector, k)` calls (the product's dense path: HNSW query plus the
 registry check), reported as p50/p95/mean/max in ms. Queries are noisy copies of stored vectors
 (cosine about 0.7 to their source), so `self_recall_at_k` (source chunk among the k hits) is a sanity
-check of the index. Target: p50 at the largest size <= 2x p50 at the smallest (10k vs 1M).
+check of the index. `--ef-search` is the HNSW candidate list of the store, fixed when its collection
+is created (the `ef_search` setting; Chroma's default 100): run once per value to see the
+recall/latency trade-off. Target: p50 at the largest size <= 2x p50 at the smallest (10k vs 1M).
 
 BM25: an in-memory `indexing.sparse.BM25Index` grown the same way with synthetic texts over a
 Zipf-distributed vocabulary of pseudo-words (a realistic spread of rare and common terms); at each
@@ -95,7 +98,7 @@ def dense_section(sizes: list[int], args: argparse.Namespace, tmp: Path) -> dict
     from qa_app.config import ENCODER_ID, ChunkingConfig
     from qa_app.types import Chunk, DocumentInfo
 
-    store = ChromaStore.open_embedded(tmp / "chroma", collection="bench",
+    store = ChromaStore.open_embedded(tmp / "chroma", collection="bench", ef_search=args.ef_search,
                                       signature=StoreSignature.for_encoder(ENCODER_ID, DIM, ChunkingConfig()))
     rng = random.Random(args.seed)
     pool = [prose_page(rng, args.words_per_chunk) for _ in range(500)]  # texts repeat; their length matters
@@ -146,7 +149,7 @@ def dense_section(sizes: list[int], args: argparse.Namespace, tmp: Path) -> dict
                 "process_peak_rss_mb": peak_rss_mb()}
         steps.append(step)
         log(f"dense {json.dumps(step)}")
-    return {"insert": "ChromaStore.add_document", "doc_chunks": args.doc_chunks,
+    return {"insert": "ChromaStore.add_document", "doc_chunks": args.doc_chunks, "ef_search": store.ef_search,
             "words_per_chunk": args.words_per_chunk, "k": args.k, "queries": args.queries, "warmup": args.warmup,
             "sizes": steps, **_ratio(steps, target=True)}
 
@@ -235,6 +238,7 @@ def main() -> int:
     ap.add_argument("--k", type=int, default=30, help="hits per query (the retrieval 'candidates' default)")
     ap.add_argument("--doc-chunks", type=int, default=1000, help="chunks per synthetic document")
     ap.add_argument("--words-per-chunk", type=int, default=150)
+    ap.add_argument("--ef-search", type=int, default=100, help="HNSW ef_search of the store (Chroma's default 100)")
     ap.add_argument("--bm25-vocab", type=int, default=50000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tmp-dir", default=None, help="where the temporary store goes (default: the system's)")

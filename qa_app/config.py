@@ -42,6 +42,7 @@ class StoreConfig:
     max_file_mb: float = 200.0  # files above this size are refused (MB = 1024 * 1024 bytes)
     encode_batch_size: int = 64  # chunks per encoder batch
     lock_timeout_s: float = 30.0  # how long to wait for another process holding the embedded store
+    ef_search: int = 100  # HNSW candidates per query, fixed when a collection is created: more = better recall in big stores, slower
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ class RetrievalConfig:
     candidates: int = 30  # hits fetched from each retriever before fusion
     rrf_k: int = 60  # reciprocal rank fusion constant
     dense_weight: float = 1.0  # weight of the dense ranking in fusion
-    sparse_weight: float = 1.0  # weight of the BM25 ranking in fusion
+    sparse_weight: float = 2.0  # weight of the BM25 ranking in fusion (chosen on validation: bench/retrieval_variants.py)
     window_chunks: int = 1  # neighbouring chunks added on each side of a hit
     token_budget: int = 2048  # total reader word pieces per question
     max_per_document: int = 3  # windows from one document (diversity)
@@ -160,6 +161,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("dense_weight and sparse_weight must be >= 0 and not both 0")
     if r.window_chunks < 0 or r.token_budget < 64 or r.max_per_document < 1:
         raise ConfigError("window_chunks >= 0, token_budget >= 64 and max_per_document >= 1 are required")
+    if s.store.ef_search < 1:
+        raise ConfigError("ef_search must be at least 1")
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, str]:

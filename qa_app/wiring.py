@@ -100,10 +100,11 @@ class App:
         s = self.settings.store
         signature = StoreSignature.for_encoder(ENCODER_ID, ENCODER_DIMENSION, self.settings.chunking)
         if s.chroma_host:
-            return ChromaStore.open_server(s.chroma_host, s.chroma_port, collection=s.collection,
-                                           signature=signature, ssl=s.chroma_ssl, token=s.chroma_token)
+            return ChromaStore.open_server(s.chroma_host, s.chroma_port, collection=s.collection, signature=signature,
+                                           ssl=s.chroma_ssl, token=s.chroma_token, ef_search=s.ef_search)
         self._data_dir_claim = hold_data_dir(self.data_dir, s.lock_timeout_s)  # before Chroma loads anything
-        return ChromaStore.open_embedded(self.data_dir / "chroma", collection=s.collection, signature=signature)
+        return ChromaStore.open_embedded(self.data_dir / "chroma", collection=s.collection, signature=signature,
+                                         ef_search=s.ef_search)
 
     @cached_property
     def indexer(self) -> Any:

@@ -37,6 +37,7 @@ from indexing.stores.memory import (
 )
 from indexing.stores.signature import StoreSignature
 
+DEFAULT_EF_SEARCH = 100  # Chroma's own default
 MAX_BATCH = 5000  # rows per Chroma call; Chroma 1.x refuses more than 5,461
 REGISTRY_SUFFIX = "__docs"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,504}[A-Za-z0-9]$")
@@ -60,11 +61,15 @@ def _chroma_errors(action: str, remedy: str) -> Iterator[None]:
 class ChromaStore:
     """VectorStore over two Chroma collections (chunks + registry of complete documents)."""
 
-    def __init__(self, *, client: Any, collection: str, signature: StoreSignature) -> None:
+    def __init__(self, *, client: Any, collection: str, signature: StoreSignature, ef_search: int = DEFAULT_EF_SEARCH) -> None:
         """Open (or create) the collections through an injected chromadb client.
 
+        `ef_search` (HNSW candidates per query) is fixed when the collection is created: Chroma
+        1.x ignores later changes for an index it has loaded. An existing collection keeps its own.
         Raises StoreMismatchError when the collection exists with another signature or metric.
         """
+        if ef_search < 1:
+            raise ConfigError("ef_search must be at least 1")
         if not _NAME.match(collection) or ".." in collection or collection.endswith(REGISTRY_SUFFIX):
             raise ConfigError(
                 f"collection name {collection!r} is invalid: use 3-506 characters from "
@@ -79,7 +84,7 @@ class ChromaStore:
             self._chunks = self._open_collection(
                 collection,
                 metadata=signature.as_metadata(),
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration={"hnsw": {"space": "cosine", "ef_search": int(ef_search)}},
             )
             self._registry = self._open_collection(
                 collection + REGISTRY_SUFFIX, metadata={"qa_registry_of": collection}, configuration=None
@@ -97,7 +102,8 @@ class ChromaStore:
 
     @classmethod
     def open_embedded(
-        cls, path: str | os.PathLike[str], *, collection: str, signature: StoreSignature
+        cls, path: str | os.PathLike[str], *, collection: str, signature: StoreSignature,
+        ef_search: int = DEFAULT_EF_SEARCH,
     ) -> "ChromaStore":
         """Open the embedded store in directory `path` (created if missing). Telemetry is off.
 
@@ -114,7 +120,7 @@ class ChromaStore:
         ):
             folder.mkdir(parents=True, exist_ok=True)
             client = chromadb.PersistentClient(path=str(folder), settings=Settings(anonymized_telemetry=False))
-        return cls(client=client, collection=collection, signature=signature)
+        return cls(client=client, collection=collection, signature=signature, ef_search=ef_search)
 
     @classmethod
     def open_server(
@@ -126,6 +132,7 @@ class ChromaStore:
         signature: StoreSignature,
         ssl: bool = False,
         token: str = "",
+        ef_search: int = DEFAULT_EF_SEARCH,
     ) -> "ChromaStore":
         """Connect to a Chroma server (or the authenticating proxy in front of it).
 
@@ -144,7 +151,7 @@ class ChromaStore:
             client = chromadb.HttpClient(
                 host=host, port=port, ssl=ssl, headers=headers, settings=Settings(anonymized_telemetry=False)
             )
-        return cls(client=client, collection=collection, signature=signature)
+        return cls(client=client, collection=collection, signature=signature, ef_search=ef_search)
 
     def _open_collection(self, name: str, *, metadata: Mapping[str, Any], configuration: Any) -> Any:
         from chromadb.errors import NotFoundError
@@ -263,6 +270,12 @@ class ChromaStore:
         if not page["ids"]:
             return None
         return _info_from(page["ids"][0], (page["metadatas"] or [{}])[0])
+
+    @property
+    def ef_search(self) -> int | None:
+        """HNSW candidate list size at query time (None when the index does not say)."""
+        value = ((getattr(self._chunks, "configuration_json", None) or {}).get("hnsw") or {}).get("ef_search")
+        return int(value) if value is not None else None
 
     def query(self, vector: np.ndarray, k: int) -> list[Hit]:
         """The k nearest chunks of registered documents; score = 1 - cosine distance."""

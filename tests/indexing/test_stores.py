@@ -405,3 +405,16 @@ def test_unreachable_server_is_a_store_error() -> None:
         port = sock.getsockname()[1]  # nothing listens once the socket is closed
     with pytest.raises(StoreError, match="cannot reach the Chroma server"):
         ChromaStore.open_server("127.0.0.1", port, collection="documents", signature=SIG)
+
+
+def test_ef_search_is_fixed_when_the_collection_is_created(tmp_path: Path) -> None:
+    assert open_chroma(tmp_path / "db").ef_search == 100  # Chroma's default
+    wide = ChromaStore.open_embedded(tmp_path / "db", collection="wide", signature=SIG, ef_search=400)
+    wide.add_document(*make_doc(RIVERS, "rivers.txt"))
+    assert wide.ef_search == 400
+    q = ENCODER.encode(["Which sea does the Rhine river reach?"])[0]
+    assert "North Sea" in wide.query(q, 1)[0].chunk.text
+    # an existing collection keeps its own value (Chroma ignores later changes to a loaded index)
+    assert ChromaStore.open_embedded(tmp_path / "db", collection="wide", signature=SIG).ef_search == 400
+    with pytest.raises(ConfigError, match="ef_search"):
+        ChromaStore.open_embedded(tmp_path / "db", collection="other", signature=SIG, ef_search=0)
