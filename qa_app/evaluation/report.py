@@ -147,7 +147,9 @@ def _metrics(report: Mapping[str, Any]) -> str:
     keys = ("exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total", "NoAns_exact", "NoAns_f1",
             "NoAns_total", "best_exact", "best_f1", "recall@1", "recall@5", "recall@10", "mrr",
             "hit_recall@1", "hit_recall@5", "hit_recall@10", "hit_mrr")
-    return _table(("metric", "value"), [(k, report[k]) for k in keys if k in report])
+    rows = [(k, report[k]) for k in keys if k in report]
+    rows += [(f"gold mode, same questions: {k}", v) for k, v in report.get("gold_same_questions", {}).items()]
+    return _table(("metric", "value"), rows)
 
 
 def _errors(report: Mapping[str, Any]) -> str:

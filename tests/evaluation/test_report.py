@@ -23,6 +23,7 @@ def sample_report() -> dict[str, Any]:
         "exact": 33.3333, "f1": 50.0, "total": 3, "HasAns_exact": 50.0, "HasAns_f1": 75.0, "NoAns_exact": 0.0,
         "recall@1": 0.5, "recall@5": 1.0, "recall@10": 1.0, "mrr": 0.75,
         "hit_recall@1": 0.5, "hit_recall@5": 0.5, "hit_recall@10": 1.0, "hit_mrr": 0.6,
+        "gold_same_questions": {"HasAns_exact": 62.5, "open_HasAns_exact_share": 0.8},
         "recall_curve": {"k": ks, "windows": [0.5] + [1.0] * 9, "hits": [0.5] * 5 + [1.0] * 5},
         "errors": {"total": 2, "share_of_questions": 0.6667, "retrieval_miss": 0.5, "reader_miss": 0.0,
                    "wrong_abstention": 0.0, "false_answer": 0.5,
@@ -87,6 +88,7 @@ def test_report_has_the_three_plots_and_the_tables() -> None:
     text = "".join(tags.text)
     assert "Fixed vs dynamic window" in text and "retrieval_miss" in text and "abc123" in text
     assert "2 failures" in text  # the correct answer is not listed
+    assert "gold mode, same questions: open_HasAns_exact_share" in text and "62.5" in text
 
 
 def test_report_escapes_every_text_from_the_data_and_is_self_contained(tmp_path: Path) -> None:
