@@ -10,8 +10,9 @@ every other as distractors) are indexed exactly as `qa-app eval squad-v2 --mode 
 (one long document per article, default chunking, the real encoder, embedded Chroma + BM25 in a
 fresh temporary data dir). Then every answerable question of `--split` (or a seeded sample of
 `--limit`) is retrieved with the dense, hybrid and (once: it does not depend on the variant) sparse
-retriever; with several `--sparse-weights`, hybrid once per BM25 fusion weight (dense weight 1). A question is found at rank r when the r-th hit, grown to its initial window (+-1 chunk,
-the default `window_chunks`), holds a gold answer at its gold offset: the open-book evaluation's
+retriever; with several `--sparse-weights`, hybrid once per BM25 fusion weight (dense weight 1).
+A question is found at rank r when the r-th hit, grown to its initial window (+-1 chunk, the
+default `window_chunks`), holds a gold answer at its gold offset: the open-book evaluation's
 `hit_recall@k` / `hit_mrr`. Also reported: the same with the bare chunk (`chunk_recall@k`, no
 window), indexing seconds per variant and dense query milliseconds (median).
 
@@ -46,19 +47,17 @@ def positions(retriever: Any, examples: list[Any], articles: dict[int, Any], spa
     """Per question: rank of the first hit whose initial window (+-`width` chunks) holds a gold span,
     the same for the bare hit chunk, and the query milliseconds."""
     from qa_app.data.squad import map_answer_to_article
-    from qa_app.evaluation.open_book import OPEN_TOP_K, first_gold_position
+    from qa_app.evaluation.open_book import first_gold_position, ranked_hits
 
     windowed, bare, times = [], [], []
     for example in examples:
         indexed = articles[example.article_index]
         gold = map_answer_to_article(example, indexed.article)
         t0 = time.perf_counter()
-        hits = retriever.retrieve(example.question, max(OPEN_TOP_K, candidates))[:OPEN_TOP_K]
+        hits = ranked_hits(retriever, example.question, candidates)
         times.append((time.perf_counter() - t0) * 1000)
-        hits = sorted(hits, key=lambda h: h.rank)
         for found, grow in ((windowed, width), (bare, 0)):
-            ranges = [(h.chunk.doc_id, *spans.window_of(h.chunk, grow)) for h in hits]
-            found.append(first_gold_position(ranges, indexed.doc_id, gold))
+            found.append(first_gold_position(spans.hit_ranges(hits, grow), indexed.doc_id, gold))
     return windowed, bare, times
 
 
@@ -83,9 +82,10 @@ def measure_variant(variant: str, base: Any, dataset: Any, indices: list[int], e
     t0 = time.perf_counter()
     articles, _ = index_articles(app.indexer, article_documents(dataset, indices))
     index_s = time.perf_counter() - t0
-    spans = ChunkSpans(app.store.all_chunks())
+    chunks = list(app.store.all_chunks())
+    spans = ChunkSpans(chunks)
     r = settings.retrieval
-    result: dict[str, Any] = {"index_s": round(index_s, 1), "chunks": sum(1 for _ in app.store.all_chunks())}
+    result: dict[str, Any] = {"index_s": round(index_s, 1), "chunks": len(chunks)}
     modes = [("dense", {"retriever": "dense"})]
     for w in sparse_weights:
         name = "hybrid" if len(sparse_weights) == 1 else f"hybrid_sparse_weight_{w:g}"

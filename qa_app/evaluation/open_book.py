@@ -44,7 +44,7 @@ from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
 from qa_app.evaluation.latency import stage_latencies, summarize
 from qa_app.evaluation.metrics import exact_f1, squad_v2_scores
 from qa_app.evaluation.outcomes import attribute
-from qa_app.types import Answer, Chunk, Document
+from qa_app.types import Answer, Chunk, Document, Hit
 
 OPEN_TOP_K = 10  # retrieval depth of an open-book run: recall@10 needs at least 10 ranked hits
 RECALL_KS = (1, 5, 10)
@@ -162,6 +162,16 @@ class ChunkSpans:
         near.append((chunk.start, chunk.end))
         return min(s for s, _ in near), max(e for _, e in near)
 
+    def hit_ranges(self, hits: Sequence[Hit], width: int) -> list[tuple[str, int, int]]:
+        """(doc_id, start, end) of each hit grown to its initial window of `width` chunks a side."""
+        return [(h.chunk.doc_id, *self.window_of(h.chunk, width)) for h in hits]
+
+
+def ranked_hits(retriever: Any, query: str, candidates: int) -> list[Hit]:
+    """The retriever's top OPEN_TOP_K hits for `query`, best first."""
+    hits = retriever.retrieve(query, max(OPEN_TOP_K, candidates))[:OPEN_TOP_K]
+    return sorted(hits, key=lambda h: h.rank)
+
 
 def first_gold_position(ranges: Sequence[tuple[str, int, int]], doc_id: str, gold: Sequence[tuple[int, int]]) -> int | None:
     """1-based position of the first (doc_id, start, end) range that contains a gold span."""
@@ -213,9 +223,8 @@ def answer_questions(
         window_pos = hit_pos = None
         if gold:
             window_pos = first_gold_position([(w.doc_id, w.start, w.end) for w in windows], indexed.doc_id, gold)
-            hits = retriever.retrieve(answer.query or example.question, max(OPEN_TOP_K, candidates))[:OPEN_TOP_K]
-            ranges = [(h.chunk.doc_id, *spans.window_of(h.chunk, width)) for h in sorted(hits, key=lambda h: h.rank)]
-            hit_pos = first_gold_position(ranges, indexed.doc_id, gold)
+            hits = ranked_hits(retriever, answer.query or example.question, candidates)
+            hit_pos = first_gold_position(spans.hit_ranges(hits, width), indexed.doc_id, gold)
         exact, f1 = exact_f1(example.answer_texts, answer.text)
         margin = answer.no_answer_margin
         citation = answer.citations[0] if answer.found and answer.citations else None
