@@ -49,7 +49,7 @@ class WordPieceTokenizer:
 
     def token_offsets(self, text: str) -> list[tuple[int, int]]:
         """(start, end) character offsets of every word piece of `text`, in order."""
-        return [(int(s), int(e)) for s, e in self.offset_array(text)]
+        return [(s, e) for s, e in self.offset_array(text).tolist()]
 
     def offset_array(self, text: str) -> np.ndarray:
         """The offsets of `token_offsets` as one (pieces, 2) int64 array: 16 bytes per piece, so a
