@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--embeddings", choices=("frozen", "tuned"),
                    help="LSTM only: keep the word-piece embedding matrix frozen (default) or train it too")
+    p.add_argument("--init", help="start from this trained checkpoint of the same reader instead of the base model")
+    p.add_argument("--teacher", help="a trained reader checkpoint to distil from (for example models/transformer)")
+    p.add_argument("--distill-weight", type=float, help="share of the teacher's loss, 0-1 (default 0.5)")
+    p.add_argument("--distill-temperature", type=float, help="softmax temperature of distillation (default 2)")
     p.add_argument("--limit-train", type=int, help="train on this many questions only (smoke runs)")
     p.add_argument("--limit-validation", type=int)
     p.add_argument("--limit-test", type=int)

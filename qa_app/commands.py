@@ -157,6 +157,7 @@ def train(args: argparse.Namespace, make_app: AppFactory) -> int:
     from qa_app.config import DEFAULT_MODELS_DIR
 
     overrides = {k: getattr(args, k) for k in ("epochs", "learning_rate", "batch_size", "accumulation", "seed",
+                                                 "init", "teacher", "distill_weight", "distill_temperature",
                                                  "limit_train", "limit_validation", "limit_test")}
     if args.embeddings is not None:
         if args.reader != "lstm":

@@ -139,3 +139,18 @@ def load_checkpoint(path: str | Path) -> tuple[SpanReaderModel, Any, SpanReaderS
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(str(root))
     return model, tokenizer, settings
+
+
+def load_any_checkpoint(path: str | Path) -> tuple[nn.Module, Any, SpanReaderSettings]:
+    """Load a span-reader checkpoint of either kind (transformer or lstm), as reader.json says."""
+    root = Path(path)
+    if not (root / READER_FILE).is_file():
+        raise ModelNotFoundError(f"{root} is not a reader checkpoint (no {READER_FILE}); "
+                                 "pass a folder written by `qa-app train`, for example models/transformer")
+    kind = json.loads((root / READER_FILE).read_text(encoding="utf-8")).get("kind", "transformer")
+    if kind == "lstm":
+        from qa_app.readers.lstm_model import load_checkpoint as load_lstm
+
+        lstm, tokenizer, settings = load_lstm(root)
+        return lstm, tokenizer, settings
+    return load_checkpoint(root)

@@ -64,20 +64,23 @@ def train_transformer_reader(
     seed_everything(config.seed)
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(base_path))
-    model = build_from_base(base_path)
+    if config.init:
+        model, tokenizer, base_name = _from_init(config.init, "transformer")
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(str(base_path))
+        model, base_name = build_from_base(base_path), _base_name(base_path)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2), encoding="utf-8")
     started = time.monotonic()
     best_dir, state = train_transformer(
-        model=model, tokenizer=tokenizer, base_model=_base_name(base_path), train_examples=train,
+        model=model, tokenizer=tokenizer, base_model=base_name, train_examples=train,
         validation_examples=validation, run_dir=run_dir, config=config, resume=resume, log=log,
         progress_factory=progress_factory,
     )
     exported = _export_best(best_dir=best_dir, run_dir=run_dir, out_dir=out_dir, load=load_checkpoint,
                             save=save_checkpoint, reader_class=TransformerReader, config=config,
                             validation=validation, test=test, log=log, kind=TRANSFORMER)
-    card = _card(reader="transformer", base_model=_base_name(base_path), exported=exported, dataset=dataset,
+    card = _card(reader="transformer", base_model=base_name, exported=exported, dataset=dataset,
                  split=(train, validation, test), hyper_parameters=dataclasses.asdict(config), state=state,
                  started=started)
     write_model_card(out_dir, card)
@@ -105,8 +108,15 @@ def train_lstm_reader(
     seed_everything(config.seed)
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(base_path))
-    model = build_from_base(base_path, dataclasses.replace(architecture, embedding_source=_base_name(base_path)))
+    if config.init:
+        architecture_keys = {f.name for f in dataclasses.fields(architecture)}
+        if any(overrides.get(k) is not None for k in architecture_keys):
+            raise ConfigError("--init continues a trained LSTM with its own architecture; drop the architecture "
+                              "settings (such as --embeddings) or train from the base model")
+        model, tokenizer, _ = _from_init(config.init, "lstm")
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(str(base_path))
+        model = build_from_base(base_path, dataclasses.replace(architecture, embedding_source=_base_name(base_path)))
     if len(tokenizer) > model.config.vocab_size:
         raise ConfigError(f"the tokenizer of {base_path} has {len(tokenizer)} pieces but its embeddings only {model.config.vocab_size}")
     run_config = {**dataclasses.asdict(config), "optimizer": "adamax", "architecture": dataclasses.asdict(model.config)}
@@ -119,6 +129,8 @@ def train_lstm_reader(
                               "resume with the same settings or choose another --run-dir")
     config_path.write_text(json.dumps(run_config, indent=2), encoding="utf-8")
     base_model = f"BiLSTM reader over {model.config.embeddings} word-piece embeddings of {_base_name(base_path)}"
+    if config.init:
+        base_model += f", trained further from {config.init}"
     started = time.monotonic()
     best_dir, state = train_lstm(
         model=model, tokenizer=tokenizer, base_model=base_model, train_examples=train,
@@ -133,6 +145,17 @@ def train_lstm_reader(
     card["trainable_parameters"] = sum(p.numel() for p in exported.model.parameters() if p.requires_grad)
     write_model_card(out_dir, card)
     return card
+
+
+def _from_init(path: str, kind: str) -> tuple[Any, Any, str]:
+    """(model in training mode, tokenizer, base-model name) of a trained checkpoint to continue."""
+    from qa_app.readers.span_model import load_any_checkpoint
+
+    model, tokenizer, settings = load_any_checkpoint(path)
+    if settings.kind != kind:
+        raise ConfigError(f"--init {path} holds a {settings.kind} reader; a {kind} reader continues only a {kind} checkpoint")
+    model.train()
+    return model, tokenizer, f"{settings.base_model}, trained further from {path}"
 
 
 def _training_split(data: str | None, config: Any) -> tuple[SquadDataset, list[Any], list[Any], list[Any]]:

@@ -22,7 +22,7 @@ import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -30,6 +30,7 @@ from torch import nn
 
 from qa_app.config import ReaderConfig
 from qa_app.data.squad import QAExample
+from qa_app.errors import ConfigError
 from qa_app.evaluation.gold import gold_predictions, paragraph_window, score_gold
 from qa_app.evaluation.thresholds import NEVER_ABSTAIN, choose_threshold, f1_curve
 from qa_app.readers.inference import pad_batch, use_bf16
@@ -37,6 +38,9 @@ from qa_app.readers.span_model import SpanReaderSettings, save_checkpoint
 from qa_app.readers.transformer import TransformerReader
 from qa_app.training.batches import length_grouped_batches
 from qa_app.training.labels import LabelledFeatures, label_features
+
+if TYPE_CHECKING:
+    from qa_app.training.distillation import TeacherTargets
 
 STATE_FILE = "train_state.pt"
 ANSWERABILITY_WEIGHTS = (0.0, 0.5, 1.0, 2.0, 4.0)
@@ -62,6 +66,14 @@ class TrainConfig:
     limit_train: int = 0  # >0: train on this many examples only (smoke tests)
     limit_validation: int = 0
     limit_test: int = 0
+    init: str = ""  # a trained checkpoint of the same reader to start from; "" = the base model
+    teacher: str = ""  # a trained reader checkpoint to distil from (qa_app/training/distillation.py); "" = none
+    distill_weight: float = 0.5  # share of the teacher's loss in the total (with a teacher)
+    distill_temperature: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.distill_weight <= 1.0 or self.distill_temperature <= 0:
+            raise ConfigError("distill_weight must lie in [0, 1] and distill_temperature be > 0")
 
 
 def adamw_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -120,6 +132,12 @@ def train_transformer(
     feats = label_features(tokenizer, train_examples, max_length=config.max_length, stride=config.stride,
                            max_question_tokens=config.max_question_tokens)
     lengths = [len(x) for x in feats.input_ids]
+    teacher = None
+    if config.teacher:
+        from qa_app.training.distillation import teacher_targets
+
+        teacher = teacher_targets(config.teacher, tokenizer, feats, run_dir, batch_size=config.eval_batch_size,
+                                  log=log, progress_factory=progress_factory)
     batches_per_epoch = math.ceil(len(feats) / config.batch_size)
     total_batches = int(batches_per_epoch * config.epochs)
     total_steps = max(1, math.ceil(total_batches / config.accumulation))
@@ -170,7 +188,7 @@ def train_transformer(
         for b in range(state.batch_in_epoch, len(order)):
             if done_batches >= total_batches:
                 break
-            loss = _batch_loss(model, feats, order[b], bf16, loss_fn, bce, config.answerability_loss)
+            loss = _batch_loss(model, feats, order[b], bf16, loss_fn, bce, config, teacher)
             (loss / config.accumulation).backward()
             window_loss.append(loss.item())
             done_batches += 1
@@ -211,8 +229,10 @@ def train_transformer(
     return run_dir / "best", state
 
 
-def _batch_loss(model: nn.Module, feats: LabelledFeatures, idx: list[int], bf16: bool,
-                loss_fn: nn.Module, bce: nn.Module, answer_weight: float) -> torch.Tensor:
+def _batch_loss(model: nn.Module, feats: LabelledFeatures, idx: list[int], bf16: bool, loss_fn: nn.Module,
+                bce: nn.Module, config: TrainConfig, teacher: TeacherTargets | None = None) -> torch.Tensor:
+    """Span CE + weighted answerability BCE against the gold labels, mixed with the teacher's
+    distillation loss when there is a teacher."""
     ids, mask = pad_batch([feats.input_ids[i] for i in idx])
     types, _ = pad_batch([feats.token_type_ids[i] for i in idx])
     starts = torch.tensor([feats.start_positions[i] for i in idx])
@@ -221,7 +241,13 @@ def _batch_loss(model: nn.Module, feats: LabelledFeatures, idx: list[int], bf16:
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         start, end, answer = model(ids, mask, types)
     span_loss = (loss_fn(start.float(), starts) + loss_fn(end.float(), ends)) / 2
-    return span_loss + answer_weight * bce(answer.float(), has)
+    gold = span_loss + config.answerability_loss * bce(answer.float(), has)
+    if teacher is None:
+        return gold
+    from qa_app.training.distillation import distillation_loss
+
+    soft = distillation_loss(start, end, answer, teacher.batch(idx), config.distill_temperature)
+    return (1 - config.distill_weight) * gold + config.distill_weight * soft
 
 
 def tune_on_validation(

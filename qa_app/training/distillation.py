@@ -1,0 +1,135 @@
+"""Knowledge distillation: a trained span reader (the teacher) guides the training of another.
+
+The teacher reads every training feature once; its start/end logits and answerability logit are
+kept (float16, cached in the run directory so `--resume` does not read them again) and the
+student learns from them next to the gold labels (Hinton et al. 2015):
+
+    loss = (1 - w) * gold loss + w * (T^2 * KL(teacher || student) over start and end at
+           temperature T, plus BCE towards the teacher's answer probability)
+
+Both readers must cut the same features (same word pieces); positions the student can never
+choose (question pieces, [SEP], padding) are removed from the teacher's distribution too, so the
+student is only asked for what it can give. Reads no data; builds no student.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from qa_app.errors import ConfigError
+from qa_app.readers.inference import pad_batch, use_bf16
+from qa_app.readers.span_model import WEIGHTS_FILE, load_any_checkpoint
+from qa_app.training.batches import length_grouped_batches
+from qa_app.training.labels import LabelledFeatures
+
+MASKED = -1e4  # the logit both span models give to impossible positions
+CACHE_FILE = "teacher_logits.pt"
+
+
+@dataclass(frozen=True)
+class TeacherTargets:
+    """The teacher's outputs per training feature (same order as the LabelledFeatures)."""
+
+    start: list[np.ndarray]  # float16, one value per word piece of the feature
+    end: list[np.ndarray]
+    answer: np.ndarray  # float32, one answerability logit per feature
+
+    def batch(self, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(start, end, answer) of some features, right-padded with MASKED like pad_batch pads ids."""
+        width = max(len(self.start[i]) for i in idx)
+        start = torch.full((len(idx), width), MASKED)
+        end = torch.full((len(idx), width), MASKED)
+        for row, i in enumerate(idx):
+            start[row, : len(self.start[i])] = torch.from_numpy(self.start[i].astype(np.float32))
+            end[row, : len(self.end[i])] = torch.from_numpy(self.end[i].astype(np.float32))
+        return start, end, torch.from_numpy(self.answer[idx].astype(np.float32))
+
+
+def teacher_targets(
+    teacher_dir: str | Path, student_tokenizer: Any, feats: LabelledFeatures, run_dir: Path, *,
+    batch_size: int = 32, log: Callable[[str], None] = print, progress_factory: Callable[..., Any] | None = None,
+) -> TeacherTargets:
+    """The teacher's logits for every feature, read once and cached in run_dir (keyed by the
+    teacher's weights and the features, so another teacher or other data reads again)."""
+    root = Path(teacher_dir)
+    weights = root / WEIGHTS_FILE
+    if not weights.is_file():
+        raise ConfigError(f"teacher {root} has no {WEIGHTS_FILE}; pass a folder written by `qa-app train`")
+    key = _cache_key(weights, feats)
+    cache = run_dir / CACHE_FILE
+    if cache.is_file():
+        saved = torch.load(cache, map_location="cpu", weights_only=False)
+        if saved.get("key") == key:
+            log(f"teacher logits from {cache}")
+            return TeacherTargets(saved["start"], saved["end"], saved["answer"])
+    model, tokenizer, _ = load_any_checkpoint(root)
+    if tokenizer.get_vocab() != student_tokenizer.get_vocab():
+        raise ConfigError(f"teacher {root} reads other word pieces than the student; distillation needs the same "
+                          "tokenizer (train the student from the same base model)")
+    log(f"teacher {root} reads {len(feats)} training features ...")
+    targets = _read_all(model, feats, batch_size, progress_factory)
+    tmp = cache.with_suffix(".tmp")
+    torch.save({"key": key, "start": targets.start, "end": targets.end, "answer": targets.answer}, tmp)
+    tmp.replace(cache)
+    return targets
+
+
+def _read_all(model: torch.nn.Module, feats: LabelledFeatures, batch_size: int,
+              progress_factory: Callable[..., Any] | None) -> TeacherTargets:
+    n = len(feats)
+    start: list[np.ndarray] = [np.zeros(0, np.float16)] * n
+    end: list[np.ndarray] = [np.zeros(0, np.float16)] * n
+    answer = np.zeros(n, np.float32)
+    batches = length_grouped_batches([len(x) for x in feats.input_ids], batch_size, seed=0)
+    bar = progress_factory(total=n, desc="teacher", unit="feature") if progress_factory else None
+    model.eval()
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16()):
+        for idx in batches:
+            ids, mask = pad_batch([feats.input_ids[i] for i in idx])
+            types, _ = pad_batch([feats.token_type_ids[i] for i in idx])
+            s, e, a = model(ids, mask, types)
+            for row, i in enumerate(idx):
+                length = len(feats.input_ids[i])
+                start[i] = s[row, :length].float().numpy().astype(np.float16)
+                end[i] = e[row, :length].float().numpy().astype(np.float16)
+                answer[i] = float(a[row])
+            if bar is not None:
+                bar.update(len(idx))
+    if bar is not None:
+        bar.close()
+    return TeacherTargets(start, end, answer)
+
+
+def _cache_key(weights: Path, feats: LabelledFeatures) -> str:
+    digest = hashlib.sha256()
+    with weights.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    for ids in feats.input_ids:
+        digest.update(np.asarray(ids, dtype=np.int32).tobytes())
+        digest.update(b"|")
+    return digest.hexdigest()
+
+
+def distillation_loss(
+    start: torch.Tensor, end: torch.Tensor, answer: torch.Tensor,
+    teacher: tuple[torch.Tensor, torch.Tensor, torch.Tensor], temperature: float,
+) -> torch.Tensor:
+    """T^2-scaled KL from the teacher's start and end distributions (over the positions the student
+    can choose) plus BCE towards the teacher's answer probability."""
+    t_start, t_end, t_answer = teacher
+
+    def kl(student: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        target = target.masked_fill(student <= MASKED / 2, MASKED)
+        return F.kl_div(F.log_softmax(student / temperature, dim=-1), F.log_softmax(target / temperature, dim=-1),
+                        log_target=True, reduction="batchmean") * temperature ** 2
+
+    span = (kl(start.float(), t_start) + kl(end.float(), t_end)) / 2
+    return span + F.binary_cross_entropy_with_logits(answer.float(), torch.sigmoid(t_answer))

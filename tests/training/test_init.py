@@ -1,0 +1,52 @@
+"""`qa-app train --init PATH`: continue training a trained checkpoint instead of the base model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from qa_app.cli import main
+from qa_app.readers.span_model import SpanReaderSettings, build_tiny, load_checkpoint, save_checkpoint
+from tests.readers.test_lstm import write_tiny_squad
+from tests.training.test_trainer import SHAPE, VOCAB
+
+
+def tiny_checkpoint(tokenizer: Any, path: Path) -> Path:
+    torch.manual_seed(3)
+    return save_checkpoint(build_tiny(vocab_size=VOCAB), tokenizer, SpanReaderSettings(base_model="tiny-random", **SHAPE),
+                           path, fp16=False)
+
+
+def test_training_continues_from_the_given_checkpoint(tokenizer: Any, tmp_path: Path) -> None:
+    init = tiny_checkpoint(tokenizer, tmp_path / "init")
+    data = write_tiny_squad(tmp_path / "tiny.json")
+    out = tmp_path / "out"
+    code = main(["train", "--reader", "transformer", "--init", str(init), "--data", str(data), "--out", str(out),
+                 "--run-dir", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "4", "--learning-rate", "1e-3"])
+    assert code == 0
+    card = json.loads((out / "card.json").read_text(encoding="utf-8"))
+    assert card["base_model"] == f"tiny-random, trained further from {init}"
+    assert card["hyper_parameters"]["init"] == str(init)
+    before, _, _ = load_checkpoint(init)
+    after, _, _ = load_checkpoint(out)
+    assert after.encoder.config.hidden_size == 32  # the tiny checkpoint's shape, not the base model's 384
+    moved = [name for (name, a), (_, b) in zip(before.state_dict().items(), after.state_dict().items())
+             if not torch.allclose(a, b.float(), atol=1e-3)]
+    assert moved, "training from --init changed no weight"
+
+
+def test_init_of_another_reader_kind_or_with_architecture_settings_is_refused(tokenizer: Any, tmp_path: Path,
+                                                                             capsys: Any) -> None:
+    init = tiny_checkpoint(tokenizer, tmp_path / "init")
+    data = write_tiny_squad(tmp_path / "tiny.json")
+    common = ["--data", str(data), "--out", str(tmp_path / "out"), "--run-dir", str(tmp_path / "run"), "--epochs", "1"]
+    assert main(["train", "--reader", "lstm", "--init", str(init), *common]) == 2
+    assert "holds a transformer reader" in capsys.readouterr().err
+    assert main(["train", "--reader", "lstm", "--init", str(init), "--embeddings", "tuned", *common]) == 2
+    assert "own architecture" in capsys.readouterr().err
+    assert main(["train", "--reader", "transformer", "--init", str(tmp_path / "nowhere"), *common]) == 2
+    assert "not a reader checkpoint" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
