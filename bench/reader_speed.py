@@ -1,8 +1,11 @@
 """Reader speed: windows/s at 384 word pieces, fp32 vs bf16 autocast vs int8 dynamic quantisation,
 measured in one run on the same inputs; with --quality also EM/F1 on a fixed validation sample
-(speed-ups are kept only if they cost < 1 F1). Prints one JSON object.
+(speed-ups are kept only if they cost < 1 F1). With --versus, other readers (the LSTM) are timed in
+the same run on the same windows, each at its shipped precision, repeats alternating between the
+readers; `versus` gives their windows/s and the ratio to the first checkpoint's. Prints one JSON object.
 
     python bench/reader_speed.py [--checkpoint models/transformer] [--windows 64] [--repeats 3] [--quality 300]
+    python bench/reader_speed.py --versus models/lstm
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import torch
 from qa_app.config import ReaderConfig
 from qa_app.readers.features import EncodedFeatures
 from qa_app.readers.inference import run_features, use_bf16
-from qa_app.readers.span_model import load_checkpoint
+from qa_app.readers.span_model import load_any_checkpoint
 
 
 def synthetic_features(n: int, length: int, vocab: int, seed: int = 0) -> EncodedFeatures:
@@ -34,14 +37,23 @@ def synthetic_features(n: int, length: int, vocab: int, seed: int = 0) -> Encode
 
 
 def windows_per_second(model: torch.nn.Module, feats: EncodedFeatures, *, bf16: bool, repeats: int, batch: int) -> float:
-    run_features(model, EncodedFeatures(feats.input_ids[:batch], feats.token_type_ids[:batch], feats.offsets[:batch],
-                                        feats.sample_index[:batch]), batch_size=batch, bf16=bf16)  # warm-up
-    rates = []
+    return alternating_rates({"one": (model, bf16)}, feats, repeats=repeats, batch=batch)["one"]
+
+
+def alternating_rates(models: dict[str, tuple[torch.nn.Module, bool]], feats: EncodedFeatures, *, repeats: int,
+                      batch: int) -> dict[str, float]:
+    """Median windows/s of each (model, bf16), the repeats alternating between the models."""
+    warm = EncodedFeatures(feats.input_ids[:batch], feats.token_type_ids[:batch], feats.offsets[:batch],
+                           feats.sample_index[:batch])
+    for model, bf16 in models.values():
+        run_features(model, warm, batch_size=batch, bf16=bf16)
+    rates: dict[str, list[float]] = {name: [] for name in models}
     for _ in range(repeats):
-        t = time.perf_counter()
-        run_features(model, feats, batch_size=batch, bf16=bf16)
-        rates.append(len(feats) / (time.perf_counter() - t))
-    return statistics.median(rates)
+        for name, (model, bf16) in models.items():
+            t = time.perf_counter()
+            run_features(model, feats, batch_size=batch, bf16=bf16)
+            rates[name].append(len(feats) / (time.perf_counter() - t))
+    return {name: statistics.median(r) for name, r in rates.items()}
 
 
 def main() -> int:
@@ -52,8 +64,9 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quality", type=int, default=0, help="validation questions for the F1 check (0 = skip)")
+    ap.add_argument("--versus", default="", help="comma-separated other checkpoints to time against --checkpoint")
     args = ap.parse_args()
-    model, tokenizer, settings = load_checkpoint(Path(args.checkpoint))
+    model, tokenizer, settings = load_any_checkpoint(Path(args.checkpoint))
     feats = synthetic_features(args.windows, args.length, tokenizer.vocab_size)
     quantised = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
     variants = {"fp32": (model, False), "bf16_autocast": (model, True), "int8_dynamic": (quantised, False)}
@@ -75,9 +88,28 @@ def main() -> int:
             result["f1"][name] = round(score_gold(val, gold_predictions(val, read_gold(reader, val)))["f1"], 2)  # type: ignore[index]
     base = result["windows_per_s"]["fp32"]  # type: ignore[index]
     result["speedup_vs_fp32"] = {k: round(v / base, 2) for k, v in result["windows_per_s"].items()}  # type: ignore[union-attr]
+    if args.versus:
+        result["versus"] = compare_readers([args.checkpoint, *args.versus.split(",")], feats, args)
     json.dump(result, sys.stdout, indent=2)
     print()
     return 0
+
+
+def compare_readers(paths: list[str], feats: EncodedFeatures, args: argparse.Namespace) -> dict[str, object]:
+    """Windows/s of each checkpoint at the precision its reader uses by default (bf16 autocast for the
+    transformer where the CPU has it, fp32 for the LSTM), alternating, and the ratio to the first."""
+    from qa_app.readers.lstm import LSTMReader
+    from qa_app.readers.transformer import TransformerReader
+
+    models = {}
+    for path in paths:
+        model, _, settings = load_any_checkpoint(Path(path))
+        reader_class = LSTMReader if settings.kind == "lstm" else TransformerReader
+        models[path] = (model, reader_class(checkpoint=path, config=ReaderConfig())._default_bf16())
+    rates = alternating_rates(models, feats, repeats=args.repeats, batch=args.batch)
+    first = rates[paths[0]]
+    return {path: {"windows_per_s": round(rate, 2), "bf16": models[path][1], "vs_first": round(rate / first, 2)}
+            for path, rate in rates.items()}
 
 
 if __name__ == "__main__":

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--embeddings", choices=("frozen", "tuned"),
                    help="LSTM only: keep the word-piece embedding matrix frozen (default) or train it too")
+    p.add_argument("--contextual-layers", type=int,
+                   help="LSTM only: read the pieces through this many frozen lower layers of the base encoder (default 0)")
     p.add_argument("--init", help="start from this trained checkpoint of the same reader instead of the base model")
     p.add_argument("--teacher", help="a trained reader checkpoint to distil from (for example models/transformer)")
     p.add_argument("--distill-weight", type=float, help="share of the teacher's loss, 0-1 (default 0.5)")

@@ -159,10 +159,11 @@ def train(args: argparse.Namespace, make_app: AppFactory) -> int:
     overrides = {k: getattr(args, k) for k in ("epochs", "learning_rate", "batch_size", "accumulation", "seed",
                                                  "init", "teacher", "distill_weight", "distill_temperature",
                                                  "limit_train", "limit_validation", "limit_test")}
-    if args.embeddings is not None:
-        if args.reader != "lstm":
-            raise QAError("--embeddings applies to the LSTM reader only (the transformer fine-tunes all its weights)")
-        overrides["embeddings"] = args.embeddings
+    for name, flag in (("embeddings", "--embeddings"), ("contextual_layers", "--contextual-layers")):
+        if getattr(args, name) is not None:
+            if args.reader != "lstm":
+                raise QAError(f"{flag} applies to the LSTM reader only (the transformer fine-tunes all its weights)")
+            overrides[name] = getattr(args, name)
     out = Path(args.out) if args.out else DEFAULT_MODELS_DIR / args.reader
     run_dir = Path(args.run_dir) if args.run_dir else Path(".qa-runs") / args.reader
     from qa_app.training.runner import train_lstm_reader, train_transformer_reader

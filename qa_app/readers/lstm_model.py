@@ -59,10 +59,16 @@ class LSTMConfig:
     pad_token_id: int = 0
     sep_token_id: int = 102  # [SEP]: never a span boundary; splits question/passage without token types
     embedding_source: str = ""  # where the initial embeddings came from (for the model card)
+    contextual_layers: int = 0  # >0: the base encoder's lowest layers (frozen) turn pieces into contextual inputs
+    encoder_config: dict[str, Any] | None = None  # BertConfig of those layers (set by build_from_base)
 
     def __post_init__(self) -> None:
         if self.embeddings not in ("frozen", "tuned"):
             raise ValueError(f"embeddings must be 'frozen' or 'tuned', got {self.embeddings!r}")
+        if self.contextual_layers < 0:
+            raise ValueError("contextual_layers must be >= 0")
+        if self.contextual_layers and self.embeddings == "tuned":
+            raise ValueError("contextual inputs come from frozen encoder layers; use embeddings='frozen' with them")
         if min(self.hidden_size, self.passage_layers, self.question_layers) < 1 or self.projection_dim < 0:
             raise ValueError("hidden_size and layers must be >= 1 and projection_dim >= 0")
 
@@ -110,14 +116,24 @@ class LSTMSpanModel(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        self.embedding = nn.Embedding(c.vocab_size, c.embedding_dim, padding_idx=c.pad_token_id)
-        if embeddings is not None:
-            if tuple(embeddings.shape) != (c.vocab_size, c.embedding_dim):
-                raise ValueError(f"embeddings of shape {tuple(embeddings.shape)} do not fit "
-                                 f"vocab_size={c.vocab_size}, embedding_dim={c.embedding_dim}")
-            with torch.no_grad():
-                self.embedding.weight.copy_(embeddings)
-        self.embedding.weight.requires_grad_(c.embeddings == "tuned")
+        self.context: nn.Module | None = None
+        self.embedding: nn.Embedding | None = None
+        if c.contextual_layers:  # frozen lower encoder layers (their own embeddings included): no matrix here
+            from transformers import BertConfig, BertModel
+
+            if not c.encoder_config:
+                raise ValueError("contextual_layers needs the encoder_config of those layers (build_from_base sets it)")
+            self.context = BertModel(BertConfig(**(c.encoder_config or {})), add_pooling_layer=False)
+            self.context.requires_grad_(False)
+        else:
+            self.embedding = nn.Embedding(c.vocab_size, c.embedding_dim, padding_idx=c.pad_token_id)
+            if embeddings is not None:
+                if tuple(embeddings.shape) != (c.vocab_size, c.embedding_dim):
+                    raise ValueError(f"embeddings of shape {tuple(embeddings.shape)} do not fit "
+                                     f"vocab_size={c.vocab_size}, embedding_dim={c.embedding_dim}")
+                with torch.no_grad():
+                    self.embedding.weight.copy_(embeddings)
+            self.embedding.weight.requires_grad_(c.embeddings == "tuned")
         width = c.projection_dim or c.embedding_dim
         self.projection: nn.Module = nn.Linear(c.embedding_dim, width) if c.projection_dim else nn.Identity()
         self.dropout = nn.Dropout(c.dropout)
@@ -146,7 +162,7 @@ class LSTMSpanModel(nn.Module):
         width_q = int(question_length.max())
         question = (positions[None, :width_q] >= 1) & (positions[None, :width_q] < question_length[:, None] - 1)
 
-        x = self.dropout(self.projection(self.dropout(self.embedding(input_ids))))
+        x = self.dropout(self.projection(self.dropout(self._inputs(input_ids, attention_mask, token_type_ids))))
         q_x = x[:, :width_q]
         q_ids = input_ids[:, :width_q]
         exact = ((input_ids[:, :, None] == q_ids[:, None, :]) & question[:, None, :]).any(-1) & passage
@@ -170,6 +186,19 @@ class LSTMSpanModel(nn.Module):
         answer_logit = self.has_answer(torch.cat([pooled, q_summary], dim=-1)).float().squeeze(-1)
         return start, end, answer_logit
 
+    def _inputs(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
+        """Per-piece input vectors: word-piece embeddings, or the frozen encoder layers' states."""
+        if self.context is None:
+            assert self.embedding is not None
+            return self.embedding(input_ids)
+        from qa_app.readers.inference import use_bf16
+
+        # frozen, so never in the backward pass; bf16 where the CPU has it (as the transformer reader)
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16()):
+            states = self.context(input_ids=input_ids, attention_mask=attention_mask,
+                                  token_type_ids=token_type_ids.long()).last_hidden_state
+        return states.float()
+
 
 def load_base_embeddings(base_path: str | Path) -> torch.Tensor:
     """The input word-piece embedding matrix of a BERT-style checkpoint (model.safetensors)."""
@@ -186,13 +215,34 @@ def load_base_embeddings(base_path: str | Path) -> torch.Tensor:
         return f.get_tensor(min(keys, key=len)).float()
 
 
+# The BertConfig keys that rebuild the frozen contextual layers (dropout off: they never train).
+ENCODER_CONFIG_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                       "hidden_act", "max_position_embeddings", "type_vocab_size", "layer_norm_eps", "pad_token_id")
+
+
 def build_from_base(base_path: str | Path, config: LSTMConfig | None = None) -> LSTMSpanModel:
-    """An LSTM reader whose embeddings start as the base model's input embeddings."""
+    """An LSTM reader whose inputs start from the base model: its input embeddings, or (with
+    contextual_layers) its lowest encoder layers, frozen."""
     from dataclasses import replace
 
+    config = config or LSTMConfig()
+    source = config.embedding_source or str(base_path)
+    if config.contextual_layers:
+        from transformers import AutoModel
+
+        encoder = AutoModel.from_pretrained(str(base_path), num_hidden_layers=config.contextual_layers,
+                                            add_pooling_layer=False)
+        settings = encoder.config.to_dict()
+        encoder_config = {k: settings[k] for k in ENCODER_CONFIG_KEYS} | {"hidden_dropout_prob": 0.0,
+                                                                           "attention_probs_dropout_prob": 0.0}
+        config = replace(config, vocab_size=settings["vocab_size"], embedding_dim=settings["hidden_size"],
+                         embedding_source=source, encoder_config=encoder_config)
+        model = LSTMSpanModel(config)
+        assert model.context is not None
+        model.context.load_state_dict(encoder.state_dict())
+        return model
     embeddings = load_base_embeddings(base_path)
-    config = replace(config or LSTMConfig(), vocab_size=embeddings.shape[0], embedding_dim=embeddings.shape[1],
-                     embedding_source=(config.embedding_source if config and config.embedding_source else str(base_path)))
+    config = replace(config, vocab_size=embeddings.shape[0], embedding_dim=embeddings.shape[1], embedding_source=source)
     return LSTMSpanModel(config, embeddings)
 
 

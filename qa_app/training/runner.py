@@ -128,7 +128,10 @@ def train_lstm_reader(
             raise ConfigError(f"{run_dir} holds a run of another LSTM architecture ({previous}); "
                               "resume with the same settings or choose another --run-dir")
     config_path.write_text(json.dumps(run_config, indent=2), encoding="utf-8")
-    base_model = f"BiLSTM reader over {model.config.embeddings} word-piece embeddings of {_base_name(base_path)}"
+    layers = model.config.contextual_layers
+    inputs = (f"contextual word pieces from the lowest {layers} layer{'s' if layers > 1 else ''} (frozen)" if layers
+              else f"{model.config.embeddings} word-piece embeddings")
+    base_model = f"BiLSTM reader over {inputs} of {_base_name(base_path)}"
     if config.init:
         base_model += f", trained further from {config.init}"
     started = time.monotonic()

@@ -28,6 +28,7 @@ from qa_app.readers.lstm_model import (
     ARCHITECTURE_FILE,
     LSTMConfig,
     LSTMSpanModel,
+    build_from_base,
     build_tiny,
     load_base_embeddings,
     load_checkpoint,
@@ -172,6 +173,62 @@ def test_frozen_embeddings_get_no_gradient_but_the_projection_does(tokenizer: An
     assert isinstance(projection, torch.nn.Linear)
     assert projection.weight.grad is not None and projection.weight.grad.abs().sum() > 0
     assert m.null.grad is not None and m.null.grad.abs().sum() > 0
+
+
+def tiny_bert_base(path: Path, vocab_size: int, layers: int = 3) -> Path:
+    """A random BERT checkpoint folder (config.json + weights), as a base model would be."""
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(1)
+    BertModel(BertConfig(vocab_size=vocab_size, hidden_size=16, num_hidden_layers=layers, num_attention_heads=2,
+                         intermediate_size=32, max_position_embeddings=128),
+              add_pooling_layer=False).save_pretrained(str(path))
+    return path
+
+
+TINY_CONTEXTUAL = LSTMConfig(contextual_layers=2, projection_dim=8, hidden_size=4, passage_layers=1, question_layers=1,
+                             dropout=0.0)
+
+
+def test_contextual_inputs_come_from_the_base_encoders_lowest_layers_frozen(tokenizer: Any, tmp_path: Path) -> None:
+    from transformers import AutoModel
+
+    base = tiny_bert_base(tmp_path / "base", tokenizer.vocab_size)
+    m = build_from_base(base, TINY_CONTEXTUAL)
+    assert m.embedding is None and m.config.encoder_config["num_hidden_layers"] == 2
+    reference = AutoModel.from_pretrained(str(base), add_pooling_layer=False).state_dict()
+    for name, value in m.context.state_dict().items():
+        assert torch.equal(value, reference[name]), name  # layers 0-1 of the base, unchanged
+    assert not any(p.requires_grad for p in m.context.parameters())
+    ids, mask, types = inputs(tokenizer, ["Who built the tower?", "When did it rain?"],
+                              ["Clara Voss built it.", "Clara Voss built it."])
+    start, end, answer = m(ids, mask, types)
+    (start[:, 0] + end.logsumexp(-1) + answer).sum().backward()
+    assert all(p.grad is None for p in m.context.parameters())
+    assert m.projection.weight.grad is not None and m.projection.weight.grad.abs().sum() > 0
+    # the same passage piece reads differently after another question: contextual, unlike embeddings
+    piece = (ids[0] == tokenizer.convert_tokens_to_ids("built")).nonzero()[-1].item()
+    second = (ids[1] == tokenizer.convert_tokens_to_ids("built")).nonzero()[-1].item()
+    with torch.no_grad():
+        states = m._inputs(ids, mask, types)
+    assert not torch.allclose(states[0, piece], states[1, second], atol=1e-4)
+
+
+def test_contextual_checkpoints_round_trip_and_bad_settings_are_refused(tokenizer: Any, tmp_path: Path) -> None:
+    m = build_from_base(tiny_bert_base(tmp_path / "base", tokenizer.vocab_size), TINY_CONTEXTUAL).eval()
+    out = save_checkpoint(m, tokenizer, SETTINGS, tmp_path / "ckpt", fp16=False)
+    loaded, _, _ = load_checkpoint(out)
+    assert loaded.config == m.config and loaded.embedding is None
+    ids, mask, types = inputs(tokenizer, ["Who built it?"], ["Clara Voss built the tower in 1820."])
+    with torch.no_grad():
+        for x, y in zip(m(ids, mask, types), loaded(ids, mask, types)):
+            assert torch.allclose(x, y, atol=1e-6)
+    with pytest.raises(ValueError, match="frozen"):
+        LSTMConfig(contextual_layers=1, embeddings="tuned")
+    with pytest.raises(ValueError, match="encoder_config"):
+        LSTMSpanModel(LSTMConfig(contextual_layers=1))
+    with pytest.raises(ConfigError, match="unknown LSTM training setting"):
+        lstm_configs({"encoder_config": {}})  # set from the base model, never by hand
 
 
 # --- checkpoints --------------------------------------------------------------------------------
