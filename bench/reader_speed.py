@@ -64,14 +64,20 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--quality", type=int, default=0, help="validation questions for the F1 check (0 = skip)")
+    ap.add_argument("--variants", default="fp32,bf16_autocast,int8_dynamic",
+                    help="which of fp32, bf16_autocast, int8_dynamic to measure (fp32 always runs)")
     ap.add_argument("--versus", default="", help="comma-separated other checkpoints to time against --checkpoint")
     args = ap.parse_args()
     model, tokenizer, settings = load_any_checkpoint(Path(args.checkpoint))
     feats = synthetic_features(args.windows, args.length, tokenizer.vocab_size)
-    quantised = torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear}, dtype=torch.qint8)
-    variants = {"fp32": (model, False), "bf16_autocast": (model, True), "int8_dynamic": (quantised, False)}
+    variants = {"fp32": (model, False), "bf16_autocast": (model, True)}
+    if "int8_dynamic" in args.variants:
+        variants["int8_dynamic"] = (torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear},
+                                                                            dtype=torch.qint8), False)
+    wanted = {"fp32", *args.variants.split(",")}
+    variants = {name: v for name, v in variants.items() if name in wanted}
     if not use_bf16():
-        variants.pop("bf16_autocast")
+        variants.pop("bf16_autocast", None)
     result: dict[str, object] = {"benchmark": "reader_speed", "checkpoint": args.checkpoint, "length": args.length,
                                  "windows": args.windows, "batch": args.batch, "threads": torch.get_num_threads(),
                                  "windows_per_s": {}, "f1": {}}
@@ -105,7 +111,7 @@ def compare_readers(paths: list[str], feats: EncodedFeatures, args: argparse.Nam
     for path in paths:
         model, _, settings = load_any_checkpoint(Path(path))
         reader_class = LSTMReader if settings.kind == "lstm" else TransformerReader
-        models[path] = (model, reader_class(checkpoint=path, config=ReaderConfig())._default_bf16())
+        models[path] = (model, reader_class.default_bf16())
     rates = alternating_rates(models, feats, repeats=args.repeats, batch=args.batch)
     first = rates[paths[0]]
     return {path: {"windows_per_s": round(rate, 2), "bf16": models[path][1], "vs_first": round(rate / first, 2)}

@@ -24,7 +24,7 @@ CACHE_WINDOWS = 64  # (question, window) model outputs kept for re-reads during 
 
 class SpanModelReader:
     """Span extraction with a span-model checkpoint; subclasses say how to load it (`_load_checkpoint`)
-    and whether to use bf16 by default (`_default_bf16`)."""
+    and whether to use bf16 by default (`default_bf16`)."""
 
     name = "span"
 
@@ -48,14 +48,16 @@ class SpanModelReader:
             if self._loaded is None:
                 self._loaded = self._load_checkpoint(self._checkpoint)
             if self._bf16 is None:
-                self._bf16 = self._default_bf16()
+                self._bf16 = self.default_bf16()
             return self._loaded
 
     def _load_checkpoint(self, path: Path) -> tuple[Any, Any, Any]:
         """(model, tokenizer, settings) of the checkpoint in `path`."""
         raise NotImplementedError
 
-    def _default_bf16(self) -> bool:
+    @classmethod
+    def default_bf16(cls) -> bool:
+        """Whether this reader autocasts to bf16 unless told otherwise (the precision its model card reports)."""
         return False
 
     @property
@@ -185,7 +187,8 @@ class TransformerReader(SpanModelReader):
 
         return load_checkpoint(path)
 
-    def _default_bf16(self) -> bool:
+    @classmethod
+    def default_bf16(cls) -> bool:
         from qa_app.readers.inference import use_bf16
 
         return use_bf16()

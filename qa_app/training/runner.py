@@ -178,6 +178,7 @@ class _Exported:
     model: Any  # the shipped model (fp16 round trip when that costs < 0.2 validation F1)
     settings: Any  # its SpanReaderSettings (tuned threshold and weight)
     fp16: bool
+    bf16: bool  # the reader autocasts to bf16: tuned and scored so
     validation: dict[str, dict[str, Any]]  # "fp32" / "fp16" -> gold scores
     test: dict[str, Any]
 
@@ -192,14 +193,14 @@ def _export_best(
     from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
     from qa_app.training.transformer import tune_on_validation
 
+    bf16 = reader_class.default_bf16()  # tune and score at the precision the shipped reader runs at
     best_model, best_tok, best_settings = load(best_dir)
     best_settings, tuned = tune_on_validation(best_model, best_tok, best_settings, validation, config.eval_batch_size,
-                                              config.bf16, kind=kind)
+                                              bf16, kind=kind)
     log(f"threshold {best_settings.null_threshold:.3f}, answerability weight {best_settings.answerability_weight}: "
         f"validation F1 {tuned['f1']:.2f} (best at any threshold {tuned['best_f1_any_threshold']:.2f}), "
         f"answering {100 * tuned['answered_share']:.0f}% of questions")
     reader_cfg = ReaderConfig(batch_size=config.eval_batch_size)
-    bf16 = config.bf16
     fp16_dir = run_dir / "best-fp16"
     save(best_model, best_tok, best_settings, fp16_dir, fp16=True)
     fp16_model, _, _ = load(fp16_dir)
@@ -218,7 +219,7 @@ def _export_best(
     if out_dir.exists():
         shutil.rmtree(out_dir)
     save(chosen, best_tok, best_settings, out_dir, fp16=fp16_ok)
-    return _Exported(chosen, best_settings, fp16_ok, val_scores, test_scores)
+    return _Exported(chosen, best_settings, fp16_ok, bf16, val_scores, test_scores)
 
 
 def _card(
@@ -240,7 +241,7 @@ def _card(
         "wall_time_minutes": round((time.monotonic() - started) / 60, 1),
         "training_wall_seconds": round(state.wall_seconds),
         "null_threshold": exported.settings.null_threshold, "answerability_weight": exported.settings.answerability_weight,
-        "weights_dtype": "float16" if fp16_ok else "float32",
+        "weights_dtype": "float16" if fp16_ok else "float32", "inference_bf16": exported.bf16,
         "validation": _rounded(val_scores["fp16" if fp16_ok else "fp32"]),
         "validation_fp32_vs_fp16_f1": [round(val_scores["fp32"]["f1"], 2), round(val_scores["fp16"]["f1"], 2)],
         "test": _rounded(exported.test),
@@ -289,7 +290,8 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
         f"- Examples seen: {card['examples_seen']:,}; training wall time {card['training_wall_seconds'] / 60:.0f} min on {card['machine']}",
         f"- No-answer threshold {card['null_threshold']:.3f}, answerability weight {card['answerability_weight']} "
         "(tuned on validation: the most answering threshold within 3 F1 points of the best validation F1)",
-        f"- Weights: {card['weights_dtype']} safetensors (validation F1 fp32 vs fp16: {card['validation_fp32_vs_fp16_f1']})",
+        f"- Weights: {card['weights_dtype']} safetensors (validation F1 fp32 vs fp16: {card['validation_fp32_vs_fp16_f1']}); "
+        f"figures measured with {'bf16 autocast' if card.get('inference_bf16') else 'float32'} inference, as the reader runs",
         f"- Date: {card['date']}", "",
         "| split | EM | F1 | HasAns EM | HasAns F1 | NoAns EM | questions |", "|---|---|---|---|---|---|---|",
         row("validation", v), row("test", t), "",
