@@ -7,7 +7,8 @@ the same triple as `SpanReaderModel.forward`: start and end logits over the *ful
 that offsets, decoding, thresholds and training are shared.
 
 Architecture: word-piece embeddings (initialised from all-MiniLM-L6-v2's input embedding matrix,
-frozen by default) -> trainable projection; passage features = projected embedding, aligned
+frozen by default), or with `contextual_layers` the states of that encoder's lowest layers (frozen,
+ELMo-style contextual inputs; the shipped reader reads 3) -> trainable projection; passage features = projected embedding, aligned
 question embedding (DrQA attention), exact match with a question piece, token type; stacked
 BiLSTM encoders for passage and question; question self-attention summary; bilinear start/end.
 The passage state at position 0 is replaced by a learned null vector, so start[0] + end[0] is a

