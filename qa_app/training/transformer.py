@@ -9,7 +9,8 @@ epoch. Never looks at the test split except for the final, reported evaluation.
 The loop is generic over span models (anything whose forward(input_ids, attention_mask,
 token_type_ids) returns (start, end, answer_logit)): a `SpanModelKind` says how to checkpoint the
 model, which reader wraps it for validation and which optimizer trains it. `TRANSFORMER` is the
-default; the LSTM reader passes its own (qa_app/training/lstm.py).
+default; the LSTM reader passes its own (qa_app/training/lstm.py). With `teacher` set, the loss
+also learns from a trained reader's outputs (qa_app/training/distillation.py).
 """
 
 from __future__ import annotations
