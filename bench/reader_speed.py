@@ -70,14 +70,13 @@ def main() -> int:
     args = ap.parse_args()
     model, tokenizer, settings = load_any_checkpoint(Path(args.checkpoint))
     feats = synthetic_features(args.windows, args.length, tokenizer.vocab_size)
-    variants = {"fp32": (model, False), "bf16_autocast": (model, True)}
-    if "int8_dynamic" in args.variants:
+    wanted = set(args.variants.split(","))
+    variants = {"fp32": (model, False)}
+    if "bf16_autocast" in wanted and use_bf16():
+        variants["bf16_autocast"] = (model, True)
+    if "int8_dynamic" in wanted:
         variants["int8_dynamic"] = (torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear},
                                                                             dtype=torch.qint8), False)
-    wanted = {"fp32", *args.variants.split(",")}
-    variants = {name: v for name, v in variants.items() if name in wanted}
-    if not use_bf16():
-        variants.pop("bf16_autocast", None)
     result: dict[str, object] = {"benchmark": "reader_speed", "checkpoint": args.checkpoint, "length": args.length,
                                  "windows": args.windows, "batch": args.batch, "threads": torch.get_num_threads(),
                                  "windows_per_s": {}, "f1": {}}
@@ -102,8 +101,8 @@ def main() -> int:
 
 
 def compare_readers(paths: list[str], feats: EncodedFeatures, args: argparse.Namespace) -> dict[str, object]:
-    """Windows/s of each checkpoint at the precision its reader uses by default (bf16 autocast for the
-    transformer where the CPU has it, fp32 for the LSTM), alternating, and the ratio to the first."""
+    """Windows/s of each checkpoint at the precision its reader uses by default (`default_bf16`:
+    bf16 autocast where the CPU has it), alternating, and the ratio to the first."""
     from qa_app.readers.lstm import LSTMReader
     from qa_app.readers.transformer import TransformerReader
 

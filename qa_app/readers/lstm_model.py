@@ -34,6 +34,7 @@ from torch import nn
 
 from qa_app.errors import ModelNotFoundError
 from qa_app.readers.span_model import (
+    MASKED,
     SpanReaderSettings,
     read_weights_and_settings,
     write_weights_and_settings,
@@ -41,7 +42,6 @@ from qa_app.readers.span_model import (
 
 ARCHITECTURE_FILE = "lstm.json"
 EMBEDDING_KEY = "word_embeddings.weight"  # suffix of the input embedding matrix in a BERT checkpoint
-MASKED = -1e4  # logit of positions that can never be a span boundary (as SpanReaderModel)
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class LSTMSpanModel(nn.Module):
 
             if not c.encoder_config:
                 raise ValueError("contextual_layers needs the encoder_config of those layers (build_from_base sets it)")
-            self.context = BertModel(BertConfig(**(c.encoder_config or {})), add_pooling_layer=False)
+            self.context = BertModel(BertConfig(**c.encoder_config), add_pooling_layer=False)
             self.context.requires_grad_(False)
         else:
             self.embedding = nn.Embedding(c.vocab_size, c.embedding_dim, padding_idx=c.pad_token_id)

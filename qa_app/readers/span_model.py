@@ -22,6 +22,7 @@ from qa_app.errors import ModelNotFoundError  # noqa: E402
 
 READER_FILE = "reader.json"
 WEIGHTS_FILE = "model.safetensors"
+MASKED = -1e4  # start/end logit of positions that can never be a span boundary (every span model)
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,8 @@ class SpanReaderModel(nn.Module):
         logits = self.qa_outputs(hidden).float()
         start, end = logits[..., 0], logits[..., 1]
         masked = attention_mask == 0
-        start = start.masked_fill(masked, -1e4)
-        end = end.masked_fill(masked, -1e4)
+        start = start.masked_fill(masked, MASKED)
+        end = end.masked_fill(masked, MASKED)
         answer_logit = self.has_answer(hidden[:, 0]).float().squeeze(-1)
         return start, end, answer_logit
 

@@ -25,11 +25,10 @@ from torch.nn import functional as F
 
 from qa_app.errors import ConfigError
 from qa_app.readers.inference import pad_batch, use_bf16
-from qa_app.readers.span_model import WEIGHTS_FILE, load_any_checkpoint
+from qa_app.readers.span_model import MASKED, WEIGHTS_FILE, load_any_checkpoint
 from qa_app.training.batches import length_grouped_batches
 from qa_app.training.labels import LabelledFeatures
 
-MASKED = -1e4  # the logit both span models give to impossible positions
 CACHE_FILE = "teacher_logits.pt"
 
 
