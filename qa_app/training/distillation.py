@@ -1,6 +1,7 @@
 """Knowledge distillation: a trained span reader (the teacher) guides the training of another.
 
-The teacher reads every training feature once; its start/end logits and answerability logit are
+The teacher reads every training feature once (several teachers, given as a comma-separated list,
+each read them and their logits are averaged: an ensemble teacher); its start/end logits and answerability logit are
 kept (float16, cached in the run directory so `--resume` does not read them again) and the
 student learns from them next to the gold labels (Hinton et al. 2015):
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -51,33 +52,70 @@ class TeacherTargets:
         return start, end, torch.from_numpy(self.answer[idx].astype(np.float32))
 
 
+def teacher_dirs(teacher: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The teacher checkpoints of a `--teacher` value: one folder or a comma-separated list of them."""
+    if isinstance(teacher, Path):
+        teacher = [teacher]
+    parts = [p.strip() for p in teacher.split(",")] if isinstance(teacher, str) else [str(p) for p in teacher]
+    roots = [Path(p) for p in parts if p]
+    if not roots:
+        raise ConfigError("no teacher given; pass a folder written by `qa-app train`, or several separated by commas")
+    for root in roots:
+        if not (root / WEIGHTS_FILE).is_file():
+            raise ConfigError(f"teacher {root} has no {WEIGHTS_FILE}; pass a folder written by `qa-app train`")
+    return roots
+
+
 def teacher_targets(
-    teacher_dir: str | Path, student_tokenizer: Any, feats: LabelledFeatures, run_dir: Path, *,
+    teacher: str | Path | Sequence[str | Path], student_tokenizer: Any, feats: LabelledFeatures, run_dir: Path, *,
     batch_size: int = 32, log: Callable[[str], None] = print, progress_factory: Callable[..., Any] | None = None,
 ) -> TeacherTargets:
-    """The teacher's logits for every feature, read once and cached in run_dir (keyed by the
-    teacher's weights and the features, so another teacher or other data reads again)."""
-    root = Path(teacher_dir)
-    weights = root / WEIGHTS_FILE
-    if not weights.is_file():
-        raise ConfigError(f"teacher {root} has no {WEIGHTS_FILE}; pass a folder written by `qa-app train`")
-    key = _cache_key(weights, feats)
+    """The teacher's logits for every feature (the mean over several teachers), read once and cached
+    in run_dir (keyed by the teachers' weights and the features, so another teacher or other data
+    reads again)."""
+    roots = teacher_dirs(teacher)
+    key = _cache_key([root / WEIGHTS_FILE for root in roots], feats)
     cache = run_dir / CACHE_FILE
     if cache.is_file():
         saved = torch.load(cache, map_location="cpu", weights_only=False)
         if saved.get("key") == key:
             log(f"teacher logits from {cache}")
             return TeacherTargets(saved["start"], saved["end"], saved["answer"])
-    model, tokenizer, _ = load_any_checkpoint(root)
-    if tokenizer.get_vocab() != student_tokenizer.get_vocab():
-        raise ConfigError(f"teacher {root} reads other word pieces than the student; distillation needs the same "
-                          "tokenizer (train the student from the same base model)")
-    log(f"teacher {root} reads {len(feats)} training features ...")
-    targets = _read_all(model, feats, batch_size, progress_factory)
+    each = []
+    for root in roots:
+        model, tokenizer, _ = load_any_checkpoint(root)
+        if tokenizer.get_vocab() != student_tokenizer.get_vocab():
+            raise ConfigError(f"teacher {root} reads other word pieces than the student; distillation needs the same "
+                              "tokenizer (train the student from the same base model)")
+        log(f"teacher {root} reads {len(feats)} training features ...")
+        each.append(_read_all(model, feats, batch_size, progress_factory))
+        del model
+    targets = average_targets(each)
+    run_dir.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp")
     torch.save({"key": key, "start": targets.start, "end": targets.end, "answer": targets.answer}, tmp)
     tmp.replace(cache)
     return targets
+
+
+def average_targets(each: Sequence[TeacherTargets]) -> TeacherTargets:
+    """The ensemble of several teachers: mean logits (a normalised geometric mean of their span
+    distributions); a position any teacher can never choose stays MASKED."""
+    if len(each) == 1:
+        return each[0]
+
+    def mean(rows: Sequence[np.ndarray]) -> np.ndarray:
+        stacked = np.stack([r.astype(np.float32) for r in rows])
+        out = stacked.mean(axis=0)
+        out[(stacked <= MASKED / 2).any(axis=0)] = MASKED
+        return out.astype(np.float16)
+
+    n = len(each[0].start)
+    return TeacherTargets(
+        start=[mean([t.start[i] for t in each]) for i in range(n)],
+        end=[mean([t.end[i] for t in each]) for i in range(n)],
+        answer=np.mean([t.answer for t in each], axis=0).astype(np.float32),
+    )
 
 
 def _read_all(model: torch.nn.Module, feats: LabelledFeatures, batch_size: int,
@@ -106,11 +144,13 @@ def _read_all(model: torch.nn.Module, feats: LabelledFeatures, batch_size: int,
     return TeacherTargets(start, end, answer)
 
 
-def _cache_key(weights: Path, feats: LabelledFeatures) -> str:
+def _cache_key(weights: Sequence[Path], feats: LabelledFeatures) -> str:
     digest = hashlib.sha256()
-    with weights.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+    for path in weights:
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"#")
     for ids in feats.input_ids:
         digest.update(np.asarray(ids, dtype=np.int32).tobytes())
         digest.update(b"|")

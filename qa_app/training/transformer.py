@@ -68,7 +68,7 @@ class TrainConfig:
     limit_validation: int = 0
     limit_test: int = 0
     init: str = ""  # a trained checkpoint of the same reader to start from; "" = the base model
-    teacher: str = ""  # a trained reader checkpoint to distil from (qa_app/training/distillation.py); "" = none
+    teacher: str = ""  # trained reader checkpoint(s), comma-separated, to distil from (training/distillation.py); "" = none
     distill_weight: float = 0.5  # share of the teacher's loss in the total (with a teacher)
     distill_temperature: float = 2.0
 

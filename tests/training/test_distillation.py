@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -24,7 +25,9 @@ from qa_app.training.distillation import (
     CACHE_FILE,
     MASKED,
     TeacherTargets,
+    average_targets,
     distillation_loss,
+    teacher_dirs,
     teacher_targets,
 )
 from qa_app.training.labels import LabelledFeatures, label_features
@@ -145,6 +148,57 @@ def test_a_teacher_with_other_word_pieces_or_no_checkpoint_is_refused(tokenizer:
         teacher_targets(tmp_path / "nowhere", tokenizer, features(tokenizer, 2), tmp_path / "run", log=lambda m: None)
 
 
+def targets_of(start: list[list[float]], end: list[list[float]], answer: list[float]) -> TeacherTargets:
+    return TeacherTargets([np.array(r, np.float16) for r in start], [np.array(r, np.float16) for r in end],
+                          np.array(answer, np.float32))
+
+
+def test_several_teachers_teach_their_mean_logits_and_a_position_any_cannot_choose_stays_masked() -> None:
+    one = targets_of([[1.0, 3.0, MASKED]], [[2.0, 0.0, 4.0]], [1.0])
+    two = targets_of([[3.0, -1.0, 5.0]], [[MASKED, 2.0, 0.0]], [-3.0])
+    mean = average_targets([one, two])
+    assert mean.start[0].tolist() == [2.0, 1.0, MASKED]
+    assert mean.end[0].tolist() == [MASKED, 1.0, 2.0]
+    assert mean.answer.tolist() == [-1.0]
+    assert average_targets([one]) is one
+
+
+def test_a_comma_separated_teacher_reads_every_teacher_and_caches_their_mean(
+    tokenizer: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(distillation, "use_bf16", lambda: False)
+    first = save_teacher(sharp_teacher(1), tokenizer, tmp_path / "first")
+    second = save_teacher(sharp_teacher(2), tokenizer, tmp_path / "second")
+    feats = features(tokenizer, 3)
+    quiet = {"log": lambda m: None}
+    alone = [teacher_targets(d, tokenizer, feats, tmp_path / name, **quiet)
+             for d, name in ((first, "run-first"), (second, "run-second"))]
+    both = teacher_targets(f"{first}, {second}", tokenizer, feats, tmp_path / "run-both", **quiet)
+    expected = average_targets(alone)
+    assert all(np.allclose(a.astype(np.float32), b.astype(np.float32), atol=2e-2) for a, b in zip(both.start, expected.start))
+    assert np.allclose(both.answer, expected.answer, atol=1e-4)
+    assert not np.allclose(both.answer, alone[0].answer, atol=1e-2)  # the two teachers differ
+
+    # the cache belongs to this pair of teachers: the first alone reads again
+    def no_reading(path: Any) -> Any:
+        raise AssertionError("read")
+
+    monkeypatch.setattr(distillation, "load_any_checkpoint", no_reading)
+    again = teacher_targets([first, second], tokenizer, feats, tmp_path / "run-both", **quiet)
+    assert again.answer.tolist() == both.answer.tolist()
+    with pytest.raises(AssertionError, match="read"):
+        teacher_targets(first, tokenizer, feats, tmp_path / "run-both", **quiet)
+
+
+def test_teacher_lists_name_real_checkpoints(tokenizer: Any, tmp_path: Path) -> None:
+    first = save_teacher(sharp_teacher(1), tokenizer, tmp_path / "first")
+    assert teacher_dirs(f"{first},") == [first]
+    with pytest.raises(ConfigError, match="no teacher"):
+        teacher_dirs(" , ")
+    with pytest.raises(ConfigError, match=str(tmp_path / "missing")):
+        teacher_dirs(f"{first},{tmp_path / 'missing'}")
+
+
 # --- training with a teacher ------------------------------------------------------------------------
 
 
@@ -192,3 +246,14 @@ def test_qa_app_train_records_its_teacher_in_the_model_card(tokenizer: Any, tmp_
     hyper = json.loads((out / "card.json").read_text(encoding="utf-8"))["hyper_parameters"]
     assert hyper["teacher"] == str(teacher_dir) and hyper["distill_weight"] == 0.7
     assert (tmp_path / "run" / CACHE_FILE).is_file()
+
+
+def test_the_model_card_names_every_teacher() -> None:
+    from qa_app.training.runner import _teacher_lines
+
+    settings = {"distill_weight": 0.5, "distill_temperature": 2.0}
+    (single,) = _teacher_lines({**settings, "teacher": "models/lstm"})
+    assert "the reader in models/lstm (as it was" in single
+    (mean,) = _teacher_lines({**settings, "teacher": "models/transformer,models/lstm"})
+    assert "mean logits of the readers in models/transformer, models/lstm (as they were" in mean
+    assert _teacher_lines({"teacher": "", "init": ""}) == []
