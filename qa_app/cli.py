@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--contextual-layers", type=int,
                    help="LSTM only: read the pieces through this many frozen lower layers of the base encoder (default 0)")
     p.add_argument("--init", help="start from this trained checkpoint of the same reader instead of the base model")
-    p.add_argument("--teacher", help="a trained reader checkpoint to distil from (for example models/transformer), or several separated by commas (their mean logits teach)")
+    p.add_argument("--teacher", help="a trained reader checkpoint to distil from (for example models/transformer), "
+                   "or several separated by commas (their mean logits teach)")
     p.add_argument("--distill-weight", type=float, help="share of the teacher's loss, 0-1 (default 0.5)")
     p.add_argument("--distill-temperature", type=float, help="softmax temperature of distillation (default 2)")
     p.add_argument("--limit-train", type=int, help="train on this many questions only (smoke runs)")

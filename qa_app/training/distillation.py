@@ -1,9 +1,10 @@
 """Knowledge distillation: a trained span reader (the teacher) guides the training of another.
 
-The teacher reads every training feature once (several teachers, given as a comma-separated list,
-each read them and their logits are averaged: an ensemble teacher); its start/end logits and answerability logit are
+The teacher reads every training feature once; its start/end logits and answerability logit are
 kept (float16, cached in the run directory so `--resume` does not read them again) and the
-student learns from them next to the gold labels (Hinton et al. 2015):
+student learns from them next to the gold labels (Hinton et al. 2015). Several teachers (a
+comma-separated `--teacher`) each read the features, and the mean of their logits teaches: an
+ensemble teacher.
 
     loss = (1 - w) * gold loss + w * (T^2 * KL(teacher || student) over start and end at
            temperature T, plus BCE towards the teacher's answer probability)
@@ -52,12 +53,20 @@ class TeacherTargets:
         return start, end, torch.from_numpy(self.answer[idx].astype(np.float32))
 
 
+def teacher_names(teacher: str | Path | Sequence[str | Path]) -> list[str]:
+    """The checkpoints a `--teacher` value names: one folder or a comma-separated list of them."""
+    if isinstance(teacher, str):
+        parts: Sequence[str | Path] = teacher.split(",")
+    elif isinstance(teacher, Path):
+        parts = [teacher]
+    else:
+        parts = teacher
+    return [str(p).strip() for p in parts if str(p).strip()]
+
+
 def teacher_dirs(teacher: str | Path | Sequence[str | Path]) -> list[Path]:
-    """The teacher checkpoints of a `--teacher` value: one folder or a comma-separated list of them."""
-    if isinstance(teacher, Path):
-        teacher = [teacher]
-    parts = [p.strip() for p in teacher.split(",")] if isinstance(teacher, str) else [str(p) for p in teacher]
-    roots = [Path(p) for p in parts if p]
+    """The teacher checkpoint folders of a `--teacher` value; ConfigError if one is not a checkpoint."""
+    roots = [Path(name) for name in teacher_names(teacher)]
     if not roots:
         raise ConfigError("no teacher given; pass a folder written by `qa-app train`, or several separated by commas")
     for root in roots:

@@ -279,7 +279,9 @@ def _teacher_lines(hyper_parameters: dict[str, Any]) -> list[str]:
     if hyper_parameters.get("init"):
         lines.append(f"- Continued from the trained checkpoint {hyper_parameters['init']}")
     if hyper_parameters.get("teacher"):
-        teachers = [t.strip() for t in str(hyper_parameters["teacher"]).split(",") if t.strip()]
+        from qa_app.training.distillation import teacher_names
+
+        teachers = teacher_names(str(hyper_parameters["teacher"]))
         who = (f"the reader in {teachers[0]}" if len(teachers) == 1
                else f"the mean logits of the readers in {', '.join(teachers)}")
         lines.append(f"- Distilled from {who} (as {'it was' if len(teachers) == 1 else 'they were'} when training ran; "

@@ -28,6 +28,7 @@ from qa_app.training.distillation import (
     average_targets,
     distillation_loss,
     teacher_dirs,
+    teacher_names,
     teacher_targets,
 )
 from qa_app.training.labels import LabelledFeatures, label_features
@@ -97,6 +98,10 @@ def features(tokenizer: Any, n: int = 6) -> LabelledFeatures:
     return label_features(tokenizer, EXAMPLES[:n], **SHAPE)
 
 
+def no_reading(path: Any) -> Any:
+    raise AssertionError("the cached logits should have been used")
+
+
 def test_teacher_logits_are_the_teachers_outputs_and_are_cached(tokenizer: Any, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     model = sharp_teacher()
@@ -115,9 +120,6 @@ def test_teacher_logits_are_the_teachers_outputs_and_are_cached(tokenizer: Any, 
                               rtol=2e-3, atol=2e-2)  # float16 storage
     assert torch.allclose(torch.from_numpy(targets.answer), answer, atol=1e-4)
     assert (tmp_path / CACHE_FILE).is_file() and any("reads 6 training features" in m for m in logs)
-
-    def no_reading(path: Any) -> Any:
-        raise AssertionError("the cached logits should have been used")
 
     monkeypatch.setattr(distillation, "load_any_checkpoint", no_reading)
     cached = teacher_targets(teacher_dir, tokenizer, feats, tmp_path, log=logs.append)
@@ -175,24 +177,23 @@ def test_a_comma_separated_teacher_reads_every_teacher_and_caches_their_mean(
              for d, name in ((first, "run-first"), (second, "run-second"))]
     both = teacher_targets(f"{first}, {second}", tokenizer, feats, tmp_path / "run-both", **quiet)
     expected = average_targets(alone)
-    assert all(np.allclose(a.astype(np.float32), b.astype(np.float32), atol=2e-2) for a, b in zip(both.start, expected.start))
+    assert all(np.allclose(a.astype(np.float32), b.astype(np.float32), atol=2e-2)
+               for a, b in zip(both.start, expected.start))
     assert np.allclose(both.answer, expected.answer, atol=1e-4)
     assert not np.allclose(both.answer, alone[0].answer, atol=1e-2)  # the two teachers differ
 
     # the cache belongs to this pair of teachers: the first alone reads again
-    def no_reading(path: Any) -> Any:
-        raise AssertionError("read")
-
     monkeypatch.setattr(distillation, "load_any_checkpoint", no_reading)
     again = teacher_targets([first, second], tokenizer, feats, tmp_path / "run-both", **quiet)
     assert again.answer.tolist() == both.answer.tolist()
-    with pytest.raises(AssertionError, match="read"):
+    with pytest.raises(AssertionError, match="cached"):
         teacher_targets(first, tokenizer, feats, tmp_path / "run-both", **quiet)
 
 
 def test_teacher_lists_name_real_checkpoints(tokenizer: Any, tmp_path: Path) -> None:
     first = save_teacher(sharp_teacher(1), tokenizer, tmp_path / "first")
-    assert teacher_dirs(f"{first},") == [first]
+    assert teacher_dirs(f"{first},") == [first] == teacher_dirs(first)
+    assert teacher_names(" a , b,, ") == ["a", "b"]
     with pytest.raises(ConfigError, match="no teacher"):
         teacher_dirs(" , ")
     with pytest.raises(ConfigError, match=str(tmp_path / "missing")):
