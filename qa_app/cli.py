@@ -26,7 +26,8 @@ def _common(parser: argparse.ArgumentParser, *, store: bool = True, reader: bool
         parser.add_argument("--collection", help="collection name (default documents)")
         parser.add_argument("--chroma-host", help="use a Chroma server at this host instead of the embedded store")
         parser.add_argument("--chroma-port", type=int, help="port of the Chroma server or its proxy")
-        parser.add_argument("--chroma-token", help="bearer token for the proxy in front of the Chroma server")
+        parser.add_argument("--chroma-token", help="bearer token for the proxy in front of the Chroma server "
+                            "(write --chroma-token=TOKEN when the token starts with '-')")
     if reader:
         parser.add_argument("--reader", help="transformer (default), lstm or baseline")
         parser.add_argument("--models-dir", help="folder holding trained readers (default ./models)")

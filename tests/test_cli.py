@@ -302,3 +302,10 @@ def test_flags_reach_the_settings(cli: Harness) -> None:
     code = main(["docs", "list", "--collection", "books", "--data-dir", str(cli.data_dir)], make_app=factory)
     assert code == 0
     assert made[0].store.collection == "books" and made[0].store.data_dir == str(cli.data_dir)
+
+
+def test_a_chroma_token_that_starts_with_a_dash_is_taken_in_the_equals_form() -> None:
+    from qa_app.cli import build_parser
+
+    args = build_parser().parse_args(["docs", "list", "--chroma-token=-Xy_1", "--chroma-host", "127.0.0.1"])
+    assert args.chroma_token == "-Xy_1" and args.chroma_host == "127.0.0.1"

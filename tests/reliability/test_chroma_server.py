@@ -82,7 +82,9 @@ def test_index_and_ask_end_to_end_through_the_proxy(server: server_env.ChromaSer
         "The Rhine rises in the Swiss Alps. The river reaches the North Sea near Rotterdam.", encoding="utf-8")
     (tmp_path / "docs" / "planets.md").write_text("# Planets\n\nSaturn has bright rings of ice.\n", encoding="utf-8")
     (tmp_path / "docs" / "empty.txt").write_bytes(b"")
-    remote = ["--chroma-host", server.host, "--chroma-port", str(server.port), "--chroma-token", server.token,
+    # `--chroma-token=VALUE`: a token may start with "-" (URL-safe alphabet), which argparse would read as an option
+    token = f"--chroma-token={server.token}"
+    remote = ["--chroma-host", server.host, "--chroma-port", str(server.port), token,
               "--collection", collection, "--data-dir", str(tmp_path / "local")]
     make_app = app_factory("Rotterdam")
 
@@ -96,7 +98,7 @@ def test_index_and_ask_end_to_end_through_the_proxy(server: server_env.ChromaSer
     assert sorted(d["source"] for d in json.loads(capsys.readouterr().out)["documents"]) == ["planets.md", "rhine.txt"]
     assert not (tmp_path / "local" / "chroma").exists()  # nothing went to an embedded store
 
-    without_token = [a for a in remote if a != server.token and a != "--chroma-token"]
+    without_token = [a for a in remote if a != token]
     assert main(["docs", "list", *without_token], make_app=make_app) == 2
     assert "401" in capsys.readouterr().err
 
