@@ -24,9 +24,3 @@ class LSTMReader(SpanModelReader):
         from qa_app.readers.lstm_model import load_checkpoint
 
         return load_checkpoint(path)
-
-    @classmethod
-    def default_bf16(cls) -> bool:
-        from qa_app.readers.inference import use_bf16
-
-        return use_bf16()

@@ -282,9 +282,9 @@ def _teacher_lines(hyper_parameters: dict[str, Any]) -> list[str]:
         from qa_app.training.distillation import teacher_names
 
         teachers = teacher_names(str(hyper_parameters["teacher"]))
-        who = (f"the reader in {teachers[0]}" if len(teachers) == 1
-               else f"the mean logits of the readers in {', '.join(teachers)}")
-        lines.append(f"- Distilled from {who} (as {'it was' if len(teachers) == 1 else 'they were'} when training ran; "
+        who, were = ((f"the reader in {teachers[0]}", "it was") if len(teachers) == 1
+                     else (f"the mean logits of the readers in {', '.join(teachers)}", "they were"))
+        lines.append(f"- Distilled from {who} (as {were} when training ran; "
                      f"distillation weight {hyper_parameters['distill_weight']}, temperature "
                      f"{hyper_parameters['distill_temperature']}), next to the gold labels")
     return lines
