@@ -115,11 +115,27 @@ def snapshot(store: Any, encoder: Any, contextual: str) -> dict[str, Any]:
     }
 
 
-def dense_row_count(store: Any) -> int:
-    """How many chunk rows a dense query can reach (all of them, unless vectors were lost)."""
-    rows = store.count()
-    probe = np.ones(store.signature.dimension, dtype=np.float32)
-    return len(store.query(probe, rows)) if rows else 0
+def unreachable_rows(store: Any, encoder: Any, contextual: str) -> list[str]:
+    """Ids of the registered documents' chunk rows that no dense query finds, not even a query made
+    with the row's own vector that asks for every row: [] unless a vector was lost from the index.
+
+    One query for all rows is not enough: after deletes HNSW may return fewer than k rows although
+    none is lost (chroma-core/chroma #7758), so a row missing from one answer is asked for with its
+    own vector.
+    """
+    from indexing.chunking import embedding_texts
+
+    every_row = store.count()
+    found: set[str] = set()
+    missing = []
+    for doc in store.documents():
+        chunks = store.get_chunks(doc.id, range(doc.chunks))
+        for chunk, vector in zip(chunks, encoder.encode(embedding_texts(chunks, contextual))):
+            if chunk.id not in found:
+                found |= {hit.chunk.id for hit in store.query(vector, every_row)}
+            if chunk.id not in found:
+                missing.append(chunk.id)
+    return missing
 
 
 def snapshot_problems(snap: dict[str, Any]) -> list[str]:

@@ -36,10 +36,10 @@ from indexing.build import IndexEvent
 from indexing.sparse import BM25Index
 from qa_app.wiring import App
 from tests.reliability.helpers import (
-    dense_row_count,
     fake_app,
     snapshot,
     snapshot_problems,
+    unreachable_rows,
 )
 
 OVERRIDES = "RELIABILITY_OVERRIDES"  # JSON settings for the child, e.g. a Chroma server's address
@@ -119,7 +119,7 @@ def inspect(data_dir: Path) -> dict[str, Any]:
     snap = snapshot(app.store, app.encoder, app.settings.chunking.contextual)
     snap["bm25"] = BM25Index(path=bm25_path(app)).doc_ids()
     snap["rows"] = app.store.count()
-    snap["dense_rows"] = dense_row_count(app.store)
+    snap["unreachable_rows"] = unreachable_rows(app.store, app.encoder, app.settings.chunking.contextual)
     return snap
 
 
