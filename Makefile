@@ -32,7 +32,9 @@ test-slow: setup
 	$(BIN)/python -m pytest -q -m slow
 
 lint: setup
-	$(BIN)/python -m ruff check qa_app indexing ui tests
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,lint]'
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy qa_app indexing
 
 clean:
 	rm -rf $(VENV) .qa-data .pytest_cache

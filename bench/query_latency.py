@@ -44,7 +44,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-
 from index_memory import prose_page
 
 DIM = 384
@@ -126,7 +125,8 @@ def dense_section(sizes: list[int], args: argparse.Namespace, tmp: Path) -> dict
             total += n
             if time.perf_counter() - last_log > 15:
                 last_log = time.perf_counter()
-                log(f"  dense: {total}/{size} chunks, {(total - sum(s['size'] for s in steps[-1:])) / (last_log - t0):.0f} rows/s")
+                rate = (total - sum(s["size"] for s in steps[-1:])) / (last_log - t0)
+                log(f"  dense: {total}/{size} chunks, {rate:.0f} rows/s")
         insert_s = time.perf_counter() - t0
         grown = size - (steps[-1]["size"] if steps else 0)
         if store.count() != size:
@@ -171,7 +171,8 @@ def _ratio(steps: list[dict[str, Any]], *, target: bool) -> dict[str, Any]:
 def pseudo_words(count: int, seed: int) -> list[str]:
     """`count` distinct pronounceable pseudo-words (deterministic)."""
     rng = random.Random(seed)
-    onsets, vowels, codas = "b c d f g h k l m n p r s t v w z br cr dr fl gr pl st tr".split(), "a e i o u ai ou".split(), [""] + "n r s t l m k".split()
+    onsets = "b c d f g h k l m n p r s t v w z br cr dr fl gr pl st tr".split()
+    vowels, codas = "a e i o u ai ou".split(), [""] + "n r s t l m k".split()
     words: dict[str, None] = {}
     while len(words) < count:
         word = "".join(rng.choice(onsets) + rng.choice(vowels) + rng.choice(codas) for _ in range(rng.randint(2, 4)))

@@ -127,7 +127,8 @@ class Indexer:
         except QAError as exc:
             return IndexOutcome(name=name, status="skipped", source=document.source, reason=str(exc))
 
-    def index_document(self, document: Document, *, origin: str = "", name: str = "", progress: Progress | None = None) -> IndexOutcome:
+    def index_document(self, document: Document, *, origin: str = "", name: str = "",
+                       progress: Progress | None = None) -> IndexOutcome:
         """Store one loaded document (no-op if its content is already indexed)."""
         name = name or document.source
         with self._lock():

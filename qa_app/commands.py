@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from qa_app.cli import EXIT_USER_ERROR, print_json, settings_from
+from qa_app.errors import DocumentNotFoundError, QAError
 
 EXIT_PARTIAL = 1  # some files were skipped, the others indexed
 AppFactory = Callable[[Any], Any]  # Settings -> App (tests pass one wiring fakes)
-from qa_app.errors import DocumentNotFoundError, QAError
 
 
 def _progress_bar(**kwargs: Any) -> Any:

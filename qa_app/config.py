@@ -42,7 +42,8 @@ class StoreConfig:
     max_file_mb: float = 200.0  # files above this size are refused (MB = 1024 * 1024 bytes)
     encode_batch_size: int = 64  # chunks per encoder batch
     lock_timeout_s: float = 30.0  # how long to wait for another process holding the embedded store
-    ef_search: int = 100  # HNSW candidates per query, fixed when a collection is created: more = better recall in big stores, slower
+    # HNSW candidates per query, fixed when a collection is created: more = better recall in big stores, slower
+    ef_search: int = 100
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,6 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from qa_app.errors import ConfigError, DocumentNotFoundError, QAError, StoreError, StoreMismatchError
-from qa_app.types import Chunk, DocumentInfo, Hit, chunk_id
-
 from indexing.stores.memory import (
     check_document,
     clean_chunk,
@@ -36,6 +33,8 @@ from indexing.stores.memory import (
     replace_surrogates,
 )
 from indexing.stores.signature import StoreSignature
+from qa_app.errors import ConfigError, DocumentNotFoundError, QAError, StoreError, StoreMismatchError
+from qa_app.types import Chunk, DocumentInfo, Hit, chunk_id
 
 DEFAULT_EF_SEARCH = 100  # Chroma's own default
 MAX_BATCH = 5000  # rows per Chroma call; Chroma 1.x refuses more than 5,461

@@ -13,10 +13,9 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from indexing.stores.signature import StoreSignature
 from qa_app.errors import DocumentNotFoundError, StoreMismatchError
 from qa_app.types import Chunk, DocumentInfo, Hit
-
-from indexing.stores.signature import StoreSignature
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 

@@ -132,7 +132,8 @@ def open_settings(settings: Settings, dataset_sha256: str, corpus: str, encoder_
                             top_k=max(OPEN_TOP_K, settings.retrieval.top_k))
 
 
-def index_articles(indexer: Any, articles: Sequence[ArticleDoc], log: Log | None = None) -> tuple[dict[int, IndexedArticle], dict[str, int]]:
+def index_articles(indexer: Any, articles: Sequence[ArticleDoc],
+                   log: Log | None = None) -> tuple[dict[int, IndexedArticle], dict[str, int]]:
     """Index each article as one document (a no-op for articles already stored). Returns article
     index -> indexed article, and how many were added / unchanged / replaced."""
     indexed: dict[int, IndexedArticle] = {}

@@ -25,7 +25,8 @@ from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
 DEFAULT_SEED = 0
 
 
-def load_eval_examples(dataset_arg: str, split: str, limit: int | None, seed: int = DEFAULT_SEED) -> tuple[SquadDataset, list[QAExample]]:
+def load_eval_examples(dataset_arg: str, split: str, limit: int | None,
+                       seed: int = DEFAULT_SEED) -> tuple[SquadDataset, list[QAExample]]:
     """`squad-v2` (the official file, split by article) or a path to any SQuAD-format file."""
     if dataset_arg == "squad-v2":
         dataset = load_squad(locate_squad_v2_dev())

@@ -18,7 +18,6 @@ from qa_app.config import ReaderConfig
 from qa_app.readers.decoding import Decoded, FeatureLogits, context_probabilities, decode
 from qa_app.types import ReaderResult, Span, TokenProbs, Window
 
-
 CACHE_WINDOWS = 64  # (question, window) model outputs kept for re-reads during window growth
 
 
@@ -73,7 +72,8 @@ class SpanModelReader:
             return self._config.null_threshold
         return float(self._load()[2].null_threshold)
 
-    def raw_features(self, questions: Sequence[str], contexts: Sequence[str], progress: Callable[[int], None] | None = None) -> list[Any]:
+    def raw_features(self, questions: Sequence[str], contexts: Sequence[str],
+                     progress: Callable[[int], None] | None = None) -> list[Any]:
         """Model outputs for every feature of every (question, context) pair."""
         from qa_app.readers.features import encode_pairs
         from qa_app.readers.inference import run_features

@@ -55,7 +55,8 @@ def lstm_configs(overrides: Mapping[str, Any] | None = None) -> tuple[TrainConfi
     (hidden_size, embeddings, ...) to the architecture; any other key is a ConfigError.
     """
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
-    arch_keys = {f.name for f in dataclasses.fields(LSTMConfig)} - {"vocab_size", "embedding_dim", "embedding_source", "encoder_config"}
+    derived = {"vocab_size", "embedding_dim", "embedding_source", "encoder_config"}  # taken from the base model
+    arch_keys = {f.name for f in dataclasses.fields(LSTMConfig)} - derived
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     unknown = sorted(set(given) - train_keys - arch_keys)
     if unknown:

@@ -118,7 +118,8 @@ def train_lstm_reader(
         tokenizer = AutoTokenizer.from_pretrained(str(base_path))
         model = build_from_base(base_path, dataclasses.replace(architecture, embedding_source=_base_name(base_path)))
     if len(tokenizer) > model.config.vocab_size:
-        raise ConfigError(f"the tokenizer of {base_path} has {len(tokenizer)} pieces but its embeddings only {model.config.vocab_size}")
+        raise ConfigError(f"the tokenizer of {base_path} has {len(tokenizer)} pieces "
+                          f"but its embeddings only {model.config.vocab_size}")
     run_config = {**dataclasses.asdict(config), "optimizer": "adamax", "architecture": dataclasses.asdict(model.config)}
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / "config.json"
@@ -210,7 +211,8 @@ def _export_best(
         val_scores[name] = score_gold(validation, gold_predictions(validation, read_gold(reader, validation)))
     fp16_ok = val_scores["fp32"]["f1"] - val_scores["fp16"]["f1"] < 0.2
     chosen = fp16_model if fp16_ok else best_model
-    log(f"validation F1 fp32 {val_scores['fp32']['f1']:.2f} fp16 {val_scores['fp16']['f1']:.2f}: shipping {'fp16' if fp16_ok else 'fp32'}")
+    log(f"validation F1 fp32 {val_scores['fp32']['f1']:.2f} fp16 {val_scores['fp16']['f1']:.2f}: "
+        f"shipping {'fp16' if fp16_ok else 'fp32'}")
     test_scores: dict[str, Any] = {}
     if test:
         log(f"scoring the best epoch on the {len(test)} test questions (reported, never tuned on) ...")
@@ -293,7 +295,7 @@ def _teacher_lines(hyper_parameters: dict[str, Any]) -> list[str]:
 def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
     """card.json (machine-readable) and MODEL_CARD.md (for people) next to the weights."""
     (out_dir / "card.json").write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    t, v = card.get("test", {}), card.get("validation", {})
+    t, v, data = card.get("test", {}), card.get("validation", {}), card["data"]
 
     def row(name: str, s: dict[str, Any]) -> str:
         keys = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "total")
@@ -302,9 +304,10 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
     lines = [
         f"# Model card: {card['reader']} reader", "",
         f"- Base model: {card['base_model']} ({card['parameters']:,} parameters)",
-        f"- Data: SQuAD v2.0 dev ({card['data']['file']}, sha256 {card['data']['sha256'][:12]}...); split: {card['data']['split']}",
-        f"- Questions: {card['data']['train_questions']} train, {card['data']['validation_questions']} validation, {card['data']['test_questions']} test",
-        f"- Examples seen: {card['examples_seen']:,}; training wall time {card['training_wall_seconds'] / 60:.0f} min on {card['machine']}",
+        f"- Data: SQuAD v2.0 dev ({data['file']}, sha256 {data['sha256'][:12]}...); split: {data['split']}",
+        f"- Questions: {data['train_questions']} train, {data['validation_questions']} validation, {data['test_questions']} test",
+        f"- Examples seen: {card['examples_seen']:,}; "
+        f"training wall time {card['training_wall_seconds'] / 60:.0f} min on {card['machine']}",
         f"- No-answer threshold {card['null_threshold']:.3f}, answerability weight {card['answerability_weight']} "
         "(tuned on validation: the most answering threshold within 3 F1 points of the best validation F1)",
         f"- Weights: {card['weights_dtype']} safetensors (validation F1 fp32 vs fp16: {card['validation_fp32_vs_fp16_f1']}); "

@@ -80,10 +80,9 @@ class TrainConfig:
 def adamw_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
     """AdamW without weight decay on biases and LayerNorm weights (BERT recipe)."""
     no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
-    groups = [
-        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)], "weight_decay": config.weight_decay},
-        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
-    ]
+    decayed = [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)]
+    undecayed = [p for n, p in model.named_parameters() if any(k in n for k in no_decay)]
+    groups = [{"params": decayed, "weight_decay": config.weight_decay}, {"params": undecayed, "weight_decay": 0.0}]
     return torch.optim.AdamW(groups, lr=config.learning_rate)
 
 
