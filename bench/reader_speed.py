@@ -101,16 +101,12 @@ def main() -> int:
 
 
 def compare_readers(paths: list[str], feats: EncodedFeatures, args: argparse.Namespace) -> dict[str, object]:
-    """Windows/s of each checkpoint at the precision its reader uses by default (`default_bf16`:
-    bf16 autocast where the CPU has it), alternating, and the ratio to the first."""
-    from qa_app.readers.lstm import LSTMReader
-    from qa_app.readers.transformer import TransformerReader
+    """Windows/s of each checkpoint at the precision every span reader uses by default
+    (`SpanModelReader.default_bf16`: bf16 autocast where the CPU has it), alternating, and the ratio
+    to the first."""
+    from qa_app.readers.transformer import SpanModelReader
 
-    models = {}
-    for path in paths:
-        model, _, settings = load_any_checkpoint(Path(path))
-        reader_class = LSTMReader if settings.kind == "lstm" else TransformerReader
-        models[path] = (model, reader_class.default_bf16())
+    models = {path: (load_any_checkpoint(Path(path))[0], SpanModelReader.default_bf16()) for path in paths}
     rates = alternating_rates(models, feats, repeats=args.repeats, batch=args.batch)
     first = rates[paths[0]]
     return {path: {"windows_per_s": round(rate, 2), "bf16": models[path][1], "vs_first": round(rate / first, 2)}
