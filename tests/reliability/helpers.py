@@ -9,6 +9,7 @@ kill test) can check that no half-written document is visible. No torch, no down
 from __future__ import annotations
 
 import itertools
+import random
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from qa_app.config import Settings
+from qa_app.types import chunk_id
 from qa_app.wiring import ENCODER_DIMENSION, App
 from tests.fakes import FakeReader, HashingEncoder, RegexTokenizer
 
@@ -58,6 +60,20 @@ def _is_cjk(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
+SYLLABLES = "ka lo mi ne ru ta vo si pe da gu fi zo be ha".split()
+
+
+def made_up_text(name: str, sentences: int = 30) -> str:
+    """Sentences of made-up words drawn with `name` as seed.
+
+    The words vary so that no two chunks are near-duplicates: HNSW may leave a near-duplicate out of
+    its graph (no query reaches it although it is stored), which a lost-vector check would misread;
+    templated sentences ("sample 3 of beta0 was 0 grams") made chunks 0.98 cosine-similar."""
+    rng = random.Random(name)
+    words = ["".join(rng.choices(SYLLABLES, k=3)) for _ in range(sentences * 6)]
+    return " ".join(f"The {name} sample {i} reads {' '.join(words[6 * i:6 * i + 6])}." for i in range(sentences))
+
+
 def fake_settings(data_dir: Path | str, **overrides: Any) -> Settings:
     """Defaults (no config file, no QA_* variables) with small chunks and this data dir."""
     flat = {"data_dir": str(data_dir), "chunk_tokens": CHUNK_TOKENS, "overlap_tokens": OVERLAP_TOKENS}
@@ -87,7 +103,9 @@ def snapshot(store: Any, encoder: Any, contextual: str) -> dict[str, Any]:
     - documents: the registry (id, origin, chunks)
     - fetched: per document, the chunk indices `get_chunks` returns for range(chunks)
     - streamed: per document id, how many chunks `all_chunks` yields
-    - nearest: per document, whether a query with its first chunk's vector finds that chunk
+    - nearest: per document, whether a query with its first chunk's vector finds that chunk, or a chunk
+      of the same document with the same header and text (an exact copy has the same vector, and
+      which of several tied copies the index returns first is arbitrary)
     - registered_after: the registry again at the end (a writer may have added documents meanwhile)
     """
     from indexing.chunking import embedding_texts
@@ -103,7 +121,7 @@ def snapshot(store: Any, encoder: Any, contextual: str) -> dict[str, Any]:
             nearest[d.id] = False
             continue
         hits = store.query(encoder.encode(embedding_texts(first, contextual))[0], 3)
-        nearest[d.id] = first[0].id in {h.chunk.id for h in hits}
+        nearest[d.id] = any(_same_row_or_copy(h.chunk, first[0]) for h in hits)
         hit_docs |= {h.chunk.doc_id for h in hits}
     return {
         "documents": [{"id": d.id, "origin": d.origin, "source": d.source, "chunks": d.chunks} for d in docs],
@@ -113,6 +131,11 @@ def snapshot(store: Any, encoder: Any, contextual: str) -> dict[str, Any]:
         "nearest": nearest,
         "hit_docs": sorted(hit_docs),
     }
+
+
+def _same_row_or_copy(found: Any, wanted: Any) -> bool:
+    return found.id == wanted.id or (
+        found.doc_id == wanted.doc_id and found.header == wanted.header and found.text == wanted.text)
 
 
 def unreachable_rows(store: Any, encoder: Any, contextual: str) -> list[str]:
@@ -136,6 +159,25 @@ def unreachable_rows(store: Any, encoder: Any, contextual: str) -> list[str]:
             if chunk.id not in found:
                 missing.append(chunk.id)
     return missing
+
+
+def stored_vector_problems(chunk_collection: Any, app: App) -> list[str]:
+    """Chunk rows of `app`'s registered documents whose vector in `chunk_collection` (the chromadb
+    collection behind `app.store`) is missing or differs from what the app's encoder gives its text."""
+    from indexing.chunking import embedding_texts
+
+    problems = []
+    for doc in app.store.documents():
+        chunks = app.store.get_chunks(doc.id, range(doc.chunks))
+        expected = app.encoder.encode(embedding_texts(chunks, app.settings.chunking.contextual))
+        got = chunk_collection.get(ids=[c.id for c in chunks], include=["embeddings"])
+        stored = dict(zip(got["ids"], got["embeddings"]))
+        present = {c.index for c in chunks}
+        problems += [f"{chunk_id(doc.id, i)}: no row" for i in range(doc.chunks) if i not in present]
+        for chunk, vector in zip(chunks, expected):
+            if stored.get(chunk.id) is None or not np.allclose(stored[chunk.id], vector, atol=1e-5):
+                problems.append(f"{chunk.id}: stored vector differs from the encoded text")
+    return problems
 
 
 def snapshot_problems(snap: dict[str, Any]) -> list[str]:

@@ -28,6 +28,7 @@ from qa_app.errors import StoreLockedError
 from qa_app.wiring import writer_lock
 from tests.reliability.helpers import (
     fake_app,
+    made_up_text,
     snapshot,
     snapshot_problems,
 )
@@ -37,10 +38,10 @@ STARTUP_S = 3.0  # enough for two interpreters to import chromadb on a busy two-
 
 
 def write_docs(folder: Path, prefix: str, count: int, shared: str = "") -> None:
+    """`count` files `<prefix><n>.txt` of made-up text, and `shared.txt` holding `shared` if given."""
     folder.mkdir(parents=True)
     for n in range(count):
-        text = " ".join(f"The {prefix} file {n} notes that sample {i} of {prefix}{n} was {i * n} grams."
-                        for i in range(30))
+        text = made_up_text(f"{prefix}{n}")
         (folder / f"{prefix}{n}.txt").write_text(text, encoding="utf-8")
     if shared:
         (folder / "shared.txt").write_text(shared, encoding="utf-8")
@@ -59,7 +60,7 @@ def result_of(proc: subprocess.Popen[str]) -> dict:
 
 
 def test_two_indexer_processes_on_one_data_dir_lose_nothing(tmp_path: Path) -> None:
-    shared = "Both folders hold this same shared file about the lighthouse keeper. " * 20
+    shared = made_up_text("shared")  # one file, the same in both folders
     write_docs(tmp_path / "a", "alpha", 4, shared)
     write_docs(tmp_path / "b", "beta", 4, shared)
     data = tmp_path / "data"

@@ -26,7 +26,7 @@ from indexing.loaders import load_document
 from indexing.stores import InMemoryStore, StoreSignature
 from qa_app.config import ChunkingConfig
 from tests.fakes import HashingEncoder
-from tests.reliability.helpers import CountingTokenizer, snapshot_problems
+from tests.reliability.helpers import CountingTokenizer, made_up_text, snapshot_problems
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = 20
@@ -42,11 +42,8 @@ def child_env() -> dict[str, str]:
 
 
 def write_version(path: Path, version: int) -> str:
-    """Every sentence names the version, so no chunk text is shared between versions."""
-    topic = path.stem
-    sentences = [f"In version {version} the {topic} report says item {i} weighs {i * 3 + version} units."
-                 for i in range(24)]
-    path.write_text(" ".join(sentences), encoding="utf-8")
+    """Made-up text seeded by file and version, so no chunk text is shared between versions."""
+    path.write_text(made_up_text(f"{path.stem}-v{version}", 24), encoding="utf-8")
     return load_document(path).id
 
 
