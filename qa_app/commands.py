@@ -166,14 +166,14 @@ def train(args: argparse.Namespace, make_app: AppFactory) -> int:
             overrides[name] = getattr(args, name)
     out = Path(args.out) if args.out else DEFAULT_MODELS_DIR / args.reader
     run_dir = Path(args.run_dir) if args.run_dir else Path(".qa-runs") / args.reader
-    from qa_app.training.runner import train_lstm_reader, train_transformer_reader
+    from qa_app.training.runner import TRAINERS
 
-    trainers = {"transformer": train_transformer_reader, "lstm": train_lstm_reader}
-    if args.reader not in trainers:
-        raise QAError(f"cannot train reader {args.reader!r}; choose one of: {', '.join(trainers)}")
-    card = trainers[args.reader](data=args.data, base=args.base, out_dir=out, run_dir=run_dir, resume=args.resume,
-                                 overrides=overrides, log=lambda m: print(m, file=sys.stderr, flush=True),
-                                 progress_factory=_progress_bar)
+    if args.reader not in TRAINERS:
+        raise QAError(f"cannot train reader {args.reader!r}; choose one of: {', '.join(TRAINERS)}")
+    trainer, default_base = TRAINERS[args.reader]
+    card = trainer(reader=args.reader, data=args.data, base=args.base or default_base, out_dir=out, run_dir=run_dir,
+                   resume=args.resume, overrides=overrides, log=lambda m: print(m, file=sys.stderr, flush=True),
+                   progress_factory=_progress_bar)
     print_json({"out": str(out), "validation": card["validation"], "test": card["test"]})
     return 0
 

@@ -22,6 +22,7 @@ from qa_app.errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
 ENCODER_ID = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_READER = "transformer-mpnet"  # the span reader fine-tuned from all-mpnet-base-v2 (models/transformer-mpnet)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ class RetrievalConfig:
 
 @dataclass(frozen=True)
 class ReaderConfig:
-    reader: str = "transformer"  # transformer | lstm | baseline
+    reader: str = DEFAULT_READER  # transformer-mpnet | transformer (MiniLM, faster) | lstm | baseline
     models_dir: str = str(DEFAULT_MODELS_DIR)  # where trained checkpoints live
     max_answer_tokens: int = 30  # longest answer in word pieces
     n_best: int = 20  # start/end candidates per window

@@ -15,8 +15,12 @@ from qa_app.config import ENCODER_ID, Settings
 from qa_app.errors import ConfigError, ModelNotFoundError, StoreLockedError
 from qa_app.pipeline import Pipeline, PipelineOptions
 from qa_app.protocols import Reader
+from qa_app.readers.weights import has_weights
 
-READERS = ("transformer", "lstm", "baseline")
+# transformer-mpnet: span reader fine-tuned from all-mpnet-base-v2 (the default, most accurate);
+# transformer: from all-MiniLM-L6-v2 (smaller and faster, less accurate); each lives in models/<name>
+SPAN_READERS = ("transformer-mpnet", "transformer")
+READERS = (*SPAN_READERS, "lstm", "baseline")
 ENCODER_DIMENSION = 384
 LOCK_TIMEOUT_S = 600.0
 
@@ -169,18 +173,18 @@ def build_reader(settings: Settings, name: str) -> Reader:
         from qa_app.readers.baseline import BaselineSentenceReader
 
         return BaselineSentenceReader()
-    if name not in ("transformer", "lstm"):
+    if name not in (*SPAN_READERS, "lstm"):
         raise ConfigError(f"unknown reader {name!r}; choose one of: {', '.join(READERS)}")
     path = checkpoint_dir(settings, name)
-    if not (path / "model.safetensors").is_file():
+    if not has_weights(path):
         raise ModelNotFoundError(
             f"no {name} reader checkpoint in {path}; train one with `qa-app train --reader {name}` "
             f"or point --models-dir at a folder holding {name}/"
         )
-    if name == "transformer":
+    if name in SPAN_READERS:
         from qa_app.readers.transformer import TransformerReader
 
-        return TransformerReader(checkpoint=path, config=settings.reader)
+        return TransformerReader(checkpoint=path, config=settings.reader, name=name)
     from qa_app.readers.lstm import LSTMReader
 
     return LSTMReader(checkpoint=path, config=settings.reader)

@@ -16,7 +16,7 @@ import pytest
 from indexing.stores import ChromaStore, InMemoryStore, StoreSignature
 from qa_app.cli import EXIT_USER_ERROR, main
 from qa_app.commands import EXIT_PARTIAL
-from qa_app.config import Settings
+from qa_app.config import DEFAULT_READER, Settings
 from qa_app.wiring import App
 from tests import pdf_factory
 from tests.fakes import FakeReader, HashingEncoder, RegexTokenizer
@@ -42,7 +42,7 @@ class Harness:
         self.capsys = capsys
         self.chroma = chroma
         self.data_dir = tmp_path / "data"
-        self.reader = FakeReader(ANSWER, name="transformer")
+        self.reader = FakeReader(ANSWER, name=DEFAULT_READER)
         self.memory: InMemoryStore | None = None
         self.apps: list[App] = []
 
@@ -56,7 +56,7 @@ class Harness:
 
     def factory(self, settings: Settings) -> App:
         app = App(settings, encoder=ENCODER, tokenizer=RegexTokenizer(), store=self.store(settings),
-                  readers={"transformer": self.reader})
+                  readers={DEFAULT_READER: self.reader})
         self.apps.append(app)
         return app
 
@@ -183,7 +183,7 @@ def test_ask_json_prints_exactly_one_answer_object(cli: Harness, mixed_folder: P
 
 def test_ask_json_not_found_has_no_answers(cli: Harness, mixed_folder: Path) -> None:
     cli.run("index", str(mixed_folder))
-    cli.reader = FakeReader("words that no document holds", name="transformer")
+    cli.reader = FakeReader("words that no document holds", name=DEFAULT_READER)
     code, out, _ = cli.run("ask", "What is the capital of Peru?", "--json")
     assert code == 0
     assert json.loads(out)["answers"] == []
@@ -199,7 +199,7 @@ def test_ask_prints_the_answer_with_its_source(cli: Harness, mixed_folder: Path)
 
 def test_ask_not_found_says_so(cli: Harness, mixed_folder: Path) -> None:
     cli.run("index", str(mixed_folder))
-    cli.reader = FakeReader("words that no document holds", name="transformer")
+    cli.reader = FakeReader("words that no document holds", name=DEFAULT_READER)
     code, out, _ = cli.run("ask", "What is the capital of Peru?")
     assert code == 0
     assert out.startswith("Not found in your documents.")

@@ -1,14 +1,15 @@
-"""The composition root applies store settings when it opens the real (embedded Chroma) store."""
+"""The composition root: which reader serves a name, and store settings applied to the real (embedded Chroma) store."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from qa_app.config import load_settings
-from qa_app.errors import ConfigError
-from qa_app.wiring import App
+from qa_app.errors import ConfigError, ModelNotFoundError
+from qa_app.wiring import App, build_reader
 
 
 def test_the_store_searches_with_the_configured_ef_search(tmp_path: Path) -> None:
@@ -17,3 +18,20 @@ def test_the_store_searches_with_the_configured_ef_search(tmp_path: Path) -> Non
     del app  # releases the data dir
     with pytest.raises(ConfigError, match="ef_search"):
         load_settings(environ={"QA_EF_SEARCH": "0"})
+
+
+
+def test_each_span_reader_is_served_from_its_own_folder_under_its_own_name(tokenizer: Any, tmp_path: Path) -> None:
+    from qa_app.readers.span_model import SpanReaderSettings, build_tiny, save_checkpoint
+    from qa_app.readers.weights import INDEX_FILE, save_weights
+
+    model = build_tiny(vocab_size=tokenizer.vocab_size)
+    folder = save_checkpoint(model, tokenizer, SpanReaderSettings(base_model="tiny"), tmp_path / "models" / "transformer-mpnet")
+    save_weights(model.state_dict(), folder, precision="float16", max_shard_bytes=500_000)  # sharded, as shipped
+    assert (folder / INDEX_FILE).is_file()
+    settings = load_settings(overrides={"models_dir": str(tmp_path / "models")}, environ={})
+    reader = build_reader(settings, "transformer-mpnet")
+    assert reader.name == "transformer-mpnet"
+    assert reader.settings.base_model == "tiny"  # loaded from the shards
+    with pytest.raises(ModelNotFoundError, match="no transformer reader checkpoint"):
+        build_reader(settings, "transformer")  # no folder of its own

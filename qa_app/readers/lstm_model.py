@@ -256,12 +256,12 @@ def build_tiny(vocab_size: int = 1000, **overrides: Any) -> LSTMSpanModel:
 
 
 def save_checkpoint(
-    model: LSTMSpanModel, tokenizer: Any, settings: SpanReaderSettings, out_dir: str | Path, *, fp16: bool = True
+    model: LSTMSpanModel, tokenizer: Any, settings: SpanReaderSettings, out_dir: str | Path, *, precision: str = "float16"
 ) -> Path:
     """Weights (safetensors), lstm.json, tokenizer files and reader.json into out_dir."""
     if settings.kind != "lstm":
         raise ValueError(f"an LSTM checkpoint needs reader settings of kind 'lstm', got {settings.kind!r}")
-    out = write_weights_and_settings(model.state_dict(), tokenizer, settings, out_dir, fp16=fp16)
+    out = write_weights_and_settings(model.state_dict(), tokenizer, settings, out_dir, precision=precision)
     (out / ARCHITECTURE_FILE).write_text(json.dumps(asdict(model.config), indent=2) + "\n", encoding="utf-8")
     return out
 

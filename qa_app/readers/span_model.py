@@ -6,6 +6,7 @@ Imports torch and transformers: load this module only when a transformer reader 
 
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,9 +20,9 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from qa_app.errors import ModelNotFoundError  # noqa: E402
+from qa_app.readers.weights import WEIGHTS_FILE, has_weights, load_weights, save_weights  # noqa: E402,F401
 
 READER_FILE = "reader.json"
-WEIGHTS_FILE = "model.safetensors"
 MASKED = -1e4  # start/end logit of positions that can never be a span boundary (every span model)
 
 
@@ -44,6 +45,8 @@ class SpanReaderModel(nn.Module):
     def __init__(self, encoder: nn.Module) -> None:
         super().__init__()
         self.encoder = encoder
+        # BERT-style encoders take segment ids; MPNet and RoBERTa-style ones refuse them
+        self.takes_token_types = "token_type_ids" in inspect.signature(encoder.forward).parameters
         hidden = int(encoder.config.hidden_size)  # type: ignore[union-attr,arg-type]
         self.qa_outputs = nn.Linear(hidden, 2)
         self.has_answer = nn.Linear(hidden, 1)
@@ -55,7 +58,7 @@ class SpanReaderModel(nn.Module):
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
+        if token_type_ids is not None and self.takes_token_types:
             kwargs["token_type_ids"] = token_type_ids
         hidden = self.encoder(**kwargs).last_hidden_state
         logits = self.qa_outputs(hidden).float()
@@ -91,41 +94,36 @@ def build_tiny(vocab_size: int = 1000) -> SpanReaderModel:
 
 
 def save_checkpoint(
-    model: SpanReaderModel, tokenizer: Any, settings: SpanReaderSettings, out_dir: str | Path, *, fp16: bool = True
+    model: SpanReaderModel, tokenizer: Any, settings: SpanReaderSettings, out_dir: str | Path, *,
+    precision: str = "float16",
 ) -> Path:
-    """Write weights (safetensors), encoder config, tokenizer files and reader.json into out_dir."""
-    out = write_weights_and_settings(model.state_dict(), tokenizer, settings, out_dir, fp16=fp16)
+    """Write weights (safetensors, qa_app.readers.weights), encoder config, tokenizer files and reader.json."""
+    out = write_weights_and_settings(model.state_dict(), tokenizer, settings, out_dir, precision=precision)
     model.encoder.config.save_pretrained(str(out))  # type: ignore[union-attr,operator]
     return out
 
 
 def write_weights_and_settings(
-    state_dict: dict[str, torch.Tensor], tokenizer: Any, settings: SpanReaderSettings, out_dir: str | Path, *, fp16: bool
+    state_dict: dict[str, torch.Tensor], tokenizer: Any, settings: SpanReaderSettings, out_dir: str | Path, *,
+    precision: str,
 ) -> Path:
     """What every span-reader checkpoint holds: weights (safetensors), tokenizer files, reader.json."""
-    from safetensors.torch import save_file
-
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if fp16 and v.is_floating_point() else v).contiguous() for k, v in state_dict.items()}
-    save_file(state, str(out / WEIGHTS_FILE))
+    save_weights(state_dict, out, precision=precision)
     tokenizer.save_pretrained(str(out))
     (out / READER_FILE).write_text(json.dumps(asdict(settings), indent=2) + "\n", encoding="utf-8")
     return out
 
 
 def read_weights_and_settings(root: Path) -> tuple[dict[str, torch.Tensor], SpanReaderSettings]:
-    """Weights (upcast to float32) and reader.json of a checkpoint; ModelNotFoundError if missing."""
-    from safetensors.torch import load_file
-
-    if not (root / WEIGHTS_FILE).is_file() or not (root / READER_FILE).is_file():
+    """Weights (as float32) and reader.json of a checkpoint; ModelNotFoundError if missing."""
+    if not has_weights(root) or not (root / READER_FILE).is_file():
         raise ModelNotFoundError(
-            f"no reader checkpoint in {root}: expected {WEIGHTS_FILE} and {READER_FILE}; "
+            f"no reader checkpoint in {root}: expected {WEIGHTS_FILE} (or its shards) and {READER_FILE}; "
             "train one with `qa-app train` or pass --models-dir"
         )
     settings = SpanReaderSettings(**json.loads((root / READER_FILE).read_text(encoding="utf-8")))
-    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(root / WEIGHTS_FILE)).items()}
-    return state, settings
+    return load_weights(root), settings
 
 
 def load_checkpoint(path: str | Path) -> tuple[SpanReaderModel, Any, SpanReaderSettings]:

@@ -27,7 +27,10 @@ class SpanModelReader:
 
     name = "span"
 
-    def __init__(self, *, checkpoint: str | Path, config: ReaderConfig, bf16: bool | None = None) -> None:
+    def __init__(self, *, checkpoint: str | Path, config: ReaderConfig, bf16: bool | None = None,
+                 name: str | None = None) -> None:
+        if name is not None:  # one class serves several checkpoints (transformer, transformer-mpnet)
+            self.name = name
         self._checkpoint = Path(checkpoint)
         self._config = config
         self._bf16 = bf16
@@ -181,7 +184,7 @@ class SpanModelReader:
 
 
 class TransformerReader(SpanModelReader):
-    """Span extraction with a checkpoint written by `qa-app train --reader transformer`."""
+    """Span extraction with a checkpoint written by `qa-app train --reader transformer[-mpnet]`."""
 
     name = "transformer"
 

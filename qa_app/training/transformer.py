@@ -91,7 +91,7 @@ class SpanModelKind:
     """What differs between span models in training; the loop, labels and tuning are shared."""
 
     name: str  # SpanReaderSettings.kind of its checkpoints
-    save_checkpoint: Callable[..., Path]  # (model, tokenizer, settings, out_dir, *, fp16) -> out_dir
+    save_checkpoint: Callable[..., Path]  # (model, tokenizer, settings, out_dir, *, precision) -> out_dir
     reader_class: Any  # a SpanModelReader subclass (from_model(model, tokenizer, settings, config=, bf16=))
     make_optimizer: Callable[[nn.Module, TrainConfig], torch.optim.Optimizer]
 
@@ -275,7 +275,7 @@ def tune_on_validation(
     final = score_gold(examples, gold_predictions(examples, reader.results_from_raws(items, raws, owner)))
     final["best_f1_any_threshold"] = max(p.f1 for points in curves.values() for p in points)
     final["answered_share"] = point.answered
-    return tuned, {k: float(v) for k, v in final.items()}
+    return tuned, {k: v if isinstance(v, int) else float(v) for k, v in final.items()}
 
 
 def evaluate_and_keep_best(
@@ -293,7 +293,7 @@ def evaluate_and_keep_best(
         f"(weight {tuned.answerability_weight}, threshold {tuned.null_threshold:.3f}, {time.monotonic() - t0:.0f}s)")
     if scores["f1"] > state.best_f1:
         state.best_f1 = scores["f1"]
-        kind.save_checkpoint(model, tokenizer, tuned, run_dir / "best", fp16=False)
+        kind.save_checkpoint(model, tokenizer, tuned, run_dir / "best", precision="float32")
         (run_dir / "best" / "validation.json").write_text(json.dumps(
             {"epoch": state.epoch, "examples_seen": state.examples_seen, **scores}, indent=2), encoding="utf-8")
         log(f"kept as best in {run_dir / 'best'}")

@@ -216,7 +216,7 @@ def test_contextual_inputs_come_from_the_base_encoders_lowest_layers_frozen(toke
 
 def test_contextual_checkpoints_round_trip_and_bad_settings_are_refused(tokenizer: Any, tmp_path: Path) -> None:
     m = build_from_base(tiny_bert_base(tmp_path / "base", tokenizer.vocab_size), TINY_CONTEXTUAL).eval()
-    out = save_checkpoint(m, tokenizer, SETTINGS, tmp_path / "ckpt", fp16=False)
+    out = save_checkpoint(m, tokenizer, SETTINGS, tmp_path / "ckpt", precision="float32")
     loaded, _, _ = load_checkpoint(out)
     assert loaded.config == m.config and loaded.embedding is None
     ids, mask, types = inputs(tokenizer, ["Who built it?"], ["Clara Voss built the tower in 1820."])
@@ -234,11 +234,11 @@ def test_contextual_checkpoints_round_trip_and_bad_settings_are_refused(tokenize
 # --- checkpoints --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fp16, atol", [(False, 1e-6), (True, 2e-2)])
+@pytest.mark.parametrize("precision, atol", [("float32", 1e-6), ("float16", 2e-2)])
 def test_checkpoint_round_trip_gives_the_same_outputs(
-    model: Any, tokenizer: Any, tmp_path: Path, fp16: bool, atol: float
+    model: Any, tokenizer: Any, tmp_path: Path, precision: str, atol: float
 ) -> None:
-    out = save_checkpoint(model, tokenizer, SETTINGS, tmp_path / "ckpt", fp16=fp16)
+    out = save_checkpoint(model, tokenizer, SETTINGS, tmp_path / "ckpt", precision=precision)
     assert {WEIGHTS_FILE, READER_FILE, ARCHITECTURE_FILE} <= {p.name for p in out.iterdir()}
     loaded, loaded_tok, loaded_settings = load_checkpoint(out)
     assert loaded_settings == SETTINGS

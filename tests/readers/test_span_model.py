@@ -18,6 +18,7 @@ from qa_app.errors import ModelNotFoundError
 from qa_app.readers.span_model import (
     READER_FILE,
     WEIGHTS_FILE,
+    SpanReaderModel,
     SpanReaderSettings,
     build_tiny,
     load_checkpoint,
@@ -77,11 +78,11 @@ def test_padding_positions_get_masked_logits(model: Any, tokenizer: Any) -> None
     assert torch.allclose(start[0, :n], alone_start[0], atol=1e-5)
 
 
-@pytest.mark.parametrize("fp16, atol", [(False, 1e-6), (True, 2e-3)])
+@pytest.mark.parametrize("precision, atol", [("float32", 1e-6), ("float16", 2e-3), ("int8", 2e-2)])
 def test_checkpoint_round_trip_gives_the_same_outputs(
-    model: Any, tokenizer: Any, tmp_path: Path, fp16: bool, atol: float
+    model: Any, tokenizer: Any, tmp_path: Path, precision: str, atol: float
 ) -> None:
-    out = save_checkpoint(model, tokenizer, SETTINGS, tmp_path / "ckpt", fp16=fp16)
+    out = save_checkpoint(model, tokenizer, SETTINGS, tmp_path / "ckpt", precision=precision)
     assert (out / WEIGHTS_FILE).is_file() and (out / READER_FILE).is_file()
     loaded, loaded_tok, loaded_settings = load_checkpoint(out)
     assert loaded_settings == SETTINGS
@@ -97,16 +98,35 @@ def test_checkpoint_round_trip_gives_the_same_outputs(
         assert torch.allclose(x, y, atol=atol), (x - y).abs().max()
 
 
+def test_an_encoder_without_token_types_gets_none_and_round_trips(tokenizer: Any, tmp_path: Path) -> None:
+    """MPNet (the transformer-mpnet base) refuses segment ids; BERT-style encoders take them."""
+    from transformers import MPNetConfig, MPNetModel
+
+    config = MPNetConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64)
+    torch.manual_seed(0)
+    mpnet = SpanReaderModel(MPNetModel(config, add_pooling_layer=False)).eval()
+    assert not mpnet.takes_token_types and build_tiny(vocab_size=tokenizer.vocab_size).takes_token_types
+    ids, mask, types = inputs(tokenizer, [DOCUMENT[:300], DOCUMENT[300:420]])
+    out = save_checkpoint(mpnet, tokenizer, SETTINGS, tmp_path / "mpnet", precision="float32")
+    loaded, _, _ = load_checkpoint(out)
+    assert type(loaded.encoder).__name__ == "MPNetModel"
+    with torch.no_grad():
+        with_types, without, after_load = mpnet(ids, mask, types), mpnet(ids, mask), loaded(ids, mask, types)
+    for x, y, z in zip(with_types, without, after_load):
+        assert torch.equal(x, y) and torch.allclose(x, z, atol=1e-6)
+
+
 def test_fp16_checkpoint_is_smaller(model: Any, tokenizer: Any, tmp_path: Path) -> None:
-    half = save_checkpoint(model, tokenizer, SETTINGS, tmp_path / "half", fp16=True)
-    full = save_checkpoint(model, tokenizer, SETTINGS, tmp_path / "full", fp16=False)
+    half = save_checkpoint(model, tokenizer, SETTINGS, tmp_path / "half", precision="float16")
+    full = save_checkpoint(model, tokenizer, SETTINGS, tmp_path / "full", precision="float32")
     assert (half / WEIGHTS_FILE).stat().st_size < 0.6 * (full / WEIGHTS_FILE).stat().st_size
 
 
 def test_missing_checkpoint_raises_model_not_found(tmp_path: Path, model: Any, tokenizer: Any) -> None:
     with pytest.raises(ModelNotFoundError, match="qa-app train"):
         load_checkpoint(tmp_path / "nothing-here")
-    partial = save_checkpoint(model, tokenizer, SETTINGS, tmp_path / "partial", fp16=True)
+    partial = save_checkpoint(model, tokenizer, SETTINGS, tmp_path / "partial")
     (partial / READER_FILE).unlink()
     with pytest.raises(ModelNotFoundError):
         load_checkpoint(partial)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from qa_app.cli import main
+from qa_app.config import DEFAULT_READER
 from qa_app.errors import QuestionError
 from qa_app.pipeline import MAX_QUESTION_CHARS
 from tests.fakes import FakeReader
@@ -80,7 +81,7 @@ def test_a_10000_character_question_through_a_real_transformer_reader(indexed: P
         model, tokenizer, SpanReaderSettings(base_model="tiny-random", max_length=128, stride=32),
         config=ReaderConfig(max_question_tokens=64), bf16=False)
     app = fake_app(indexed)
-    app._readers["transformer"] = reader
+    app._readers[DEFAULT_READER] = reader
     answer = app.pipeline().ask(LONG_QUESTION)
     assert answer.question.startswith("Where does the Rhine") and answer.windows  # read, did not fail
     if answer.found:  # a random model may answer anything, but only from the document

@@ -1,4 +1,4 @@
-"""End to end on the sample corpus with the real embedder and the shipped transformer reader."""
+"""End to end on the sample corpus with the real embedder and the shipped default reader (transformer-mpnet)."""
 
 from __future__ import annotations
 

@@ -91,7 +91,7 @@ def sharp_teacher(seed: int = 1) -> Any:
 
 
 def save_teacher(model: Any, tokenizer: Any, path: Path) -> Path:
-    return save_checkpoint(model, tokenizer, SpanReaderSettings(base_model="tiny-teacher", **SHAPE), path, fp16=False)
+    return save_checkpoint(model, tokenizer, SpanReaderSettings(base_model="tiny-teacher", **SHAPE), path, precision="float32")
 
 
 def features(tokenizer: Any, n: int = 6) -> LabelledFeatures:
@@ -133,7 +133,7 @@ def test_an_lstm_checkpoint_can_teach_too(tokenizer: Any, tmp_path: Path) -> Non
 
     torch.manual_seed(0)
     settings = SpanReaderSettings(base_model="tiny-lstm", kind="lstm", **SHAPE)
-    teacher_dir = save_lstm(build_tiny_lstm(vocab_size=VOCAB), tokenizer, settings, tmp_path / "lstm", fp16=False)
+    teacher_dir = save_lstm(build_tiny_lstm(vocab_size=VOCAB), tokenizer, settings, tmp_path / "lstm", precision="float32")
     targets = teacher_targets(teacher_dir, tokenizer, features(tokenizer, 2), tmp_path, log=lambda m: None)
     assert len(targets.start) == 2 and targets.answer.shape == (2,)
 

@@ -17,7 +17,7 @@ from tests.training.test_trainer import SHAPE, VOCAB
 def tiny_checkpoint(tokenizer: Any, path: Path) -> Path:
     torch.manual_seed(3)
     return save_checkpoint(build_tiny(vocab_size=VOCAB), tokenizer, SpanReaderSettings(base_model="tiny-random", **SHAPE),
-                           path, fp16=False)
+                           path, precision="float32")
 
 
 def test_training_continues_from_the_given_checkpoint(tokenizer: Any, tmp_path: Path) -> None:
@@ -30,6 +30,10 @@ def test_training_continues_from_the_given_checkpoint(tokenizer: Any, tmp_path: 
     card = json.loads((out / "card.json").read_text(encoding="utf-8"))
     assert card["base_model"] == f"tiny-random, trained further from {init}"
     assert card["hyper_parameters"]["init"] == str(init)
+    f1 = card["validation_f1_by_precision"]  # float32 first, then the smaller precisions tried, smallest first
+    assert list(f1)[0] == "float32" and card["weights_dtype"] in f1
+    if card["weights_dtype"] != "float32":
+        assert f1["float32"] - f1[card["weights_dtype"]] < 0.2 + 0.01  # card figures are rounded
     before, _, _ = load_checkpoint(init)
     after, _, _ = load_checkpoint(out)
     assert after.encoder.config.hidden_size == 32  # the tiny checkpoint's shape, not the base model's 384

@@ -13,7 +13,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from qa_app.config import Settings
+from qa_app.config import DEFAULT_READER, Settings
 from tests.fakes import FakeReader
 from tests.pdf_factory import make_text_pdf
 from tests.ui.fake_wiring import FakeWiring, ProbsReader
@@ -84,7 +84,7 @@ def ask(at: AppTest, question: str) -> AppTest:
 # --- Ask ---------------------------------------------------------------------------------------
 
 def test_answer_shows_highlighted_span_source_page_and_escaped_document_text(settings: Settings) -> None:
-    wiring = FakeWiring({"transformer": ProbsReader("Paris", score=0.87)})
+    wiring = FakeWiring({DEFAULT_READER: ProbsReader("Paris", score=0.87)})
     indexed(wiring, settings, ("geo.txt", GEOGRAPHY))
     at = ask(start(wiring, settings), "What is the capital of France?")
 
@@ -102,7 +102,7 @@ def test_answer_shows_highlighted_span_source_page_and_escaped_document_text(set
 
 
 def test_not_found_shows_closest_passages(settings: Settings) -> None:
-    wiring = FakeWiring({"transformer": FakeReader("")})
+    wiring = FakeWiring({DEFAULT_READER: FakeReader("")})
     indexed(wiring, settings, ("geo.txt", GEOGRAPHY))
     at = ask(start(wiring, settings), "Who painted the Mona Lisa?")
 
@@ -114,7 +114,7 @@ def test_not_found_shows_closest_passages(settings: Settings) -> None:
 
 def test_follow_up_uses_conversation_and_new_conversation_clears_it(settings: Settings) -> None:
     reader = FakeReader("Rufus Firefly")
-    wiring = FakeWiring({"transformer": reader})
+    wiring = FakeWiring({DEFAULT_READER: reader})
     indexed(wiring, settings, ("geo.txt", GEOGRAPHY), ("freedonia.txt", FREEDONIA))
     at = ask(start(wiring, settings), "Who was the first president of Freedonia?")
     ask(at, "When did he die?")
@@ -129,7 +129,7 @@ def test_follow_up_uses_conversation_and_new_conversation_clears_it(settings: Se
 
 
 def test_reruns_reuse_the_cached_app(settings: Settings) -> None:
-    wiring = FakeWiring({"transformer": FakeReader("Paris")})
+    wiring = FakeWiring({DEFAULT_READER: FakeReader("Paris")})
     indexed(wiring, settings, ("geo.txt", GEOGRAPHY))
     at = start(wiring, settings)
     ask(at, "What is the capital of France?")
@@ -139,14 +139,14 @@ def test_reruns_reuse_the_cached_app(settings: Settings) -> None:
 
 
 def test_empty_collection_points_to_documents_page(settings: Settings) -> None:
-    at = start(FakeWiring({"transformer": FakeReader("x")}), settings)
+    at = start(FakeWiring({DEFAULT_READER: FakeReader("x")}), settings)
     assert "No documents are indexed yet" in at.info[0].value
 
 
 # --- Documents ---------------------------------------------------------------------------------
 
 def test_upload_indexes_each_file_once_reports_duplicates_and_skips(settings: Settings) -> None:
-    wiring = FakeWiring({"transformer": FakeReader("Paris")})
+    wiring = FakeWiring({DEFAULT_READER: FakeReader("Paris")})
     at = start(wiring, settings, "documents")
     pdf = make_text_pdf(title="Three pages")
     at.file_uploader(key="uploads").set_value([
@@ -177,14 +177,14 @@ def test_upload_indexes_each_file_once_reports_duplicates_and_skips(settings: Se
 
 
 def test_upload_limit_is_explained(settings: Settings) -> None:
-    at = start(FakeWiring({"transformer": FakeReader("x")}), settings, "documents")
+    at = start(FakeWiring({DEFAULT_READER: FakeReader("x")}), settings, "documents")
     text = captions(at)
     assert "Each file may be up to 1 MB" in text and "server.maxUploadSize" in text
     assert at.warning and "differ" in at.warning[0].value  # 1 MB here vs the widget's 200 MB
 
 
 def test_delete_removes_the_chosen_document(settings: Settings) -> None:
-    wiring = FakeWiring({"transformer": FakeReader("x")})
+    wiring = FakeWiring({DEFAULT_READER: FakeReader("x")})
     indexed(wiring, settings, ("geo.txt", GEOGRAPHY), ("freedonia.txt", FREEDONIA))
     at = start(wiring, settings, "documents")
     store = wiring.stores["documents"]
@@ -224,9 +224,9 @@ def run_uploaded(at: AppTest, reader: str) -> None:
 
 
 def test_evaluate_uploaded_file_shows_metrics_table_passage_and_download(settings: Settings) -> None:
-    wiring = FakeWiring({"transformer": FakeReader("Paris"), "baseline": FakeReader("")})
+    wiring = FakeWiring({DEFAULT_READER: FakeReader("Paris"), "baseline": FakeReader("")})
     at = start(wiring, settings, "evaluate")
-    run_uploaded(at, "transformer")
+    run_uploaded(at, DEFAULT_READER)
 
     metrics = {m.label: m.value for m in at.metric}
     # the fake reader answers "Paris" wherever the paragraph holds it: q1 right, q2 (unanswerable,
@@ -248,13 +248,13 @@ def test_evaluate_uploaded_file_shows_metrics_table_passage_and_download(setting
 
 
 def test_evaluate_compares_two_runs(settings: Settings) -> None:
-    wiring = FakeWiring({"transformer": FakeReader("Paris"), "baseline": FakeReader("")})
+    wiring = FakeWiring({DEFAULT_READER: FakeReader("Paris"), "baseline": FakeReader("")})
     at = start(wiring, settings, "evaluate")
-    run_uploaded(at, "transformer")
+    run_uploaded(at, DEFAULT_READER)
     run_uploaded(at, "baseline")
 
     runs = at.session_state["qa_eval_runs"]
-    assert [r.report["reader"] for r in runs] == ["transformer", "baseline"]
+    assert [r.report["reader"] for r in runs] == [DEFAULT_READER, "baseline"]
     side = at.dataframe[1].value.set_index("metric")
     assert side.loc["HasAns_exact", "A"] == pytest.approx(50.0)
     assert side.loc["HasAns_exact", "B"] == pytest.approx(0.0)  # abstains everywhere: only q2 right
@@ -266,11 +266,11 @@ def test_evaluate_compares_two_runs(settings: Settings) -> None:
 
 
 def test_evaluate_open_book_indexes_articles_retrieves_and_attributes_errors(settings: Settings) -> None:
-    wiring = FakeWiring({"transformer": FakeReader("Paris")})
+    wiring = FakeWiring({DEFAULT_READER: FakeReader("Paris")})
     at = start(wiring, settings, "evaluate")
     at.radio(key="eval_mode").set_value("open").run()
     at.selectbox(key="eval_corpus").set_value("all")
-    run_uploaded(at, "transformer")
+    run_uploaded(at, DEFAULT_READER)
 
     report = at.session_state["qa_eval_runs"][0].report
     assert report["mode"] == "open" and report["questions"] == 3
@@ -285,7 +285,7 @@ def test_evaluate_open_book_indexes_articles_retrieves_and_attributes_errors(set
 
 
 def test_evaluate_builtin_split_on_a_small_sample(settings: Settings) -> None:
-    wiring = FakeWiring({"transformer": FakeReader("")})
+    wiring = FakeWiring({DEFAULT_READER: FakeReader("")})
     at = start(wiring, settings, "evaluate")
     at.number_input(key="eval_limit").set_value(4)
     at.button(key="eval_run").click().run()
@@ -296,7 +296,7 @@ def test_evaluate_builtin_split_on_a_small_sample(settings: Settings) -> None:
 
 
 def test_evaluate_rejects_a_file_that_is_not_squad(settings: Settings) -> None:
-    at = start(FakeWiring({"transformer": FakeReader("")}), settings, "evaluate")
+    at = start(FakeWiring({DEFAULT_READER: FakeReader("")}), settings, "evaluate")
     at.radio(key="eval_source").set_value("Upload a SQuAD-format JSON").run()
     at.file_uploader(key="eval_file").set_value(("bad.json", b'{"data": 3}', "application/json")).run()
     at.button(key="eval_run").click().run()
@@ -307,7 +307,7 @@ def test_evaluate_rejects_a_file_that_is_not_squad(settings: Settings) -> None:
 # --- Settings ----------------------------------------------------------------------------------
 
 def test_settings_change_makes_new_settings_and_app(settings: Settings) -> None:
-    wiring = FakeWiring({"transformer": FakeReader("Paris"), "baseline": FakeReader("Paris", name="baseline")})
+    wiring = FakeWiring({DEFAULT_READER: FakeReader("Paris"), "baseline": FakeReader("Paris", name="baseline")})
     indexed(wiring, settings, ("geo.txt", GEOGRAPHY))
     at = start(wiring, settings, "settings")
     at.number_input(key="set_top_k").set_value(9)
