@@ -69,7 +69,10 @@ def main() -> int:
     ap.add_argument("--versus", default="", help="comma-separated other checkpoints to time against --checkpoint")
     args = ap.parse_args()
     model, tokenizer, settings = load_any_checkpoint(Path(args.checkpoint))
-    feats = synthetic_features(args.windows, args.length, tokenizer.vocab_size)
+    others = {path: load_any_checkpoint(Path(path)) for path in args.versus.split(",") if path}
+    # word-piece ids every compared reader knows (MPNet's vocabulary is 5 entries longer than MiniLM's)
+    vocab = min(tok.vocab_size for _, tok, _ in [(model, tokenizer, settings), *others.values()])
+    feats = synthetic_features(args.windows, args.length, vocab)
     wanted = set(args.variants.split(","))
     variants = {"fp32": (model, False)}
     if "bf16_autocast" in wanted and use_bf16():
@@ -93,23 +96,26 @@ def main() -> int:
             result["f1"][name] = round(score_gold(val, gold_predictions(val, read_gold(reader, val)))["f1"], 2)  # type: ignore[index]
     base = result["windows_per_s"]["fp32"]  # type: ignore[index]
     result["speedup_vs_fp32"] = {k: round(v / base, 2) for k, v in result["windows_per_s"].items()}  # type: ignore[union-attr]
-    if args.versus:
-        result["versus"] = compare_readers([args.checkpoint, *args.versus.split(",")], feats, args)
+    if others:
+        models = {args.checkpoint: model} | {path: loaded[0] for path, loaded in others.items()}
+        result["versus"] = compare_readers(models, feats, args)
     json.dump(result, sys.stdout, indent=2)
     print()
     return 0
 
 
-def compare_readers(paths: list[str], feats: EncodedFeatures, args: argparse.Namespace) -> dict[str, object]:
-    """Windows/s of each checkpoint at the precision every span reader uses by default
+def compare_readers(models: dict[str, torch.nn.Module], feats: EncodedFeatures,
+                    args: argparse.Namespace) -> dict[str, object]:
+    """Windows/s of each checkpoint's model at the precision every span reader uses by default
     (`SpanModelReader.default_bf16`: bf16 autocast where the CPU has it), alternating, and the ratio
     to the first."""
     from qa_app.readers.transformer import SpanModelReader
 
-    models = {path: (load_any_checkpoint(Path(path))[0], SpanModelReader.default_bf16()) for path in paths}
-    rates = alternating_rates(models, feats, repeats=args.repeats, batch=args.batch)
-    first = rates[paths[0]]
-    return {path: {"windows_per_s": round(rate, 2), "bf16": models[path][1], "vs_first": round(rate / first, 2)}
+    bf16 = SpanModelReader.default_bf16()
+    rates = alternating_rates({path: (m, bf16) for path, m in models.items()}, feats, repeats=args.repeats,
+                              batch=args.batch)
+    first = rates[next(iter(models))]
+    return {path: {"windows_per_s": round(rate, 2), "bf16": bf16, "vs_first": round(rate / first, 2)}
             for path, rate in rates.items()}
 
 
