@@ -20,7 +20,6 @@ def test_the_store_searches_with_the_configured_ef_search(tmp_path: Path) -> Non
         load_settings(environ={"QA_EF_SEARCH": "0"})
 
 
-
 def test_each_span_reader_is_served_from_its_own_folder_under_its_own_name(tokenizer: Any, tmp_path: Path) -> None:
     from qa_app.readers.span_model import SpanReaderSettings, build_tiny, save_checkpoint
     from qa_app.readers.weights import INDEX_FILE, save_weights

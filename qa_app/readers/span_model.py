@@ -20,7 +20,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from qa_app.errors import ModelNotFoundError  # noqa: E402
-from qa_app.readers.weights import WEIGHTS_FILE, has_weights, load_weights, save_weights  # noqa: E402,F401
+from qa_app.readers.weights import WEIGHTS_FILE, has_weights, load_weights, save_weights  # noqa: E402
 
 READER_FILE = "reader.json"
 MASKED = -1e4  # start/end logit of positions that can never be a span boundary (every span model)

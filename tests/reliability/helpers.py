@@ -12,7 +12,7 @@ import itertools
 import random
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +138,16 @@ def _same_row_or_copy(found: Any, wanted: Any) -> bool:
         found.doc_id == wanted.doc_id and found.header == wanted.header and found.text == wanted.text)
 
 
+def _encoded_documents(store: Any, encoder: Any, contextual: str) -> Iterator[tuple[Any, list[Any], np.ndarray]]:
+    """(document, its chunks that `get_chunks` returns, their vectors as the encoder gives them) for
+    every registered document."""
+    from indexing.chunking import embedding_texts
+
+    for doc in store.documents():
+        chunks = store.get_chunks(doc.id, range(doc.chunks))
+        yield doc, chunks, encoder.encode(embedding_texts(chunks, contextual))
+
+
 def unreachable_rows(store: Any, encoder: Any, contextual: str) -> list[str]:
     """Ids of the registered documents' chunk rows that no dense query finds, not even a query made
     with the row's own vector that asks for every row: [] unless a vector was lost from the index.
@@ -146,14 +156,11 @@ def unreachable_rows(store: Any, encoder: Any, contextual: str) -> list[str]:
     none is lost (chroma-core/chroma #7758), so a row missing from one answer is asked for with its
     own vector.
     """
-    from indexing.chunking import embedding_texts
-
     every_row = store.count()
     found: set[str] = set()
     missing = []
-    for doc in store.documents():
-        chunks = store.get_chunks(doc.id, range(doc.chunks))
-        for chunk, vector in zip(chunks, encoder.encode(embedding_texts(chunks, contextual))):
+    for _, chunks, vectors in _encoded_documents(store, encoder, contextual):
+        for chunk, vector in zip(chunks, vectors):
             if chunk.id not in found:
                 found |= {hit.chunk.id for hit in store.query(vector, every_row)}
             if chunk.id not in found:
@@ -164,12 +171,8 @@ def unreachable_rows(store: Any, encoder: Any, contextual: str) -> list[str]:
 def stored_vector_problems(chunk_collection: Any, app: App) -> list[str]:
     """Chunk rows of `app`'s registered documents whose vector in `chunk_collection` (the chromadb
     collection behind `app.store`) is missing or differs from what the app's encoder gives its text."""
-    from indexing.chunking import embedding_texts
-
     problems = []
-    for doc in app.store.documents():
-        chunks = app.store.get_chunks(doc.id, range(doc.chunks))
-        expected = app.encoder.encode(embedding_texts(chunks, app.settings.chunking.contextual))
+    for doc, chunks, expected in _encoded_documents(app.store, app.encoder, app.settings.chunking.contextual):
         got = chunk_collection.get(ids=[c.id for c in chunks], include=["embeddings"])
         stored = dict(zip(got["ids"], got["embeddings"]))
         present = {c.index for c in chunks}
