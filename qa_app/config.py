@@ -22,6 +22,8 @@ from qa_app.errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
 ENCODER_ID = "sentence-transformers/all-MiniLM-L6-v2"
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # ReaderConfig.precision (qa_app/readers/inference.py applies it)
+ENCODER_DIMENSION = 384  # all-MiniLM-L6-v2 sentence embedding size
 DEFAULT_READER = "transformer-mpnet"  # the span reader fine-tuned from all-mpnet-base-v2 (models/transformer-mpnet)
 
 
@@ -64,13 +66,16 @@ class RetrievalConfig:
 
 @dataclass(frozen=True)
 class ReaderConfig:
-    reader: str = DEFAULT_READER  # transformer-mpnet | transformer (MiniLM, faster) | lstm | baseline
+    reader: str = DEFAULT_READER  # a name of qa_app/readers/registry.py READERS
     models_dir: str = str(DEFAULT_MODELS_DIR)  # where trained checkpoints live
     max_answer_tokens: int = 30  # longest answer in word pieces
     n_best: int = 20  # start/end candidates per window
     null_threshold: float | None = None  # None: the threshold tuned at training time
     max_question_tokens: int = 64  # longer questions are cut to this many word pieces
     batch_size: int = 32  # windows per forward pass (the training export scores with the same batching)
+    # auto: the reader's own default (qa_app/readers/registry.py; bf16 autocast only where the CPU has native
+    # bf16) | fp32 | bf16 (forced) | int8 (Linear layers quantised at load)
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -165,6 +170,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("window_chunks >= 0, token_budget >= 64 and max_per_document >= 1 are required")
     if s.store.ef_search < 1:
         raise ConfigError("ef_search must be at least 1")
+    if s.reader.precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}")
 
 
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
@@ -215,7 +222,7 @@ def load_settings(
 
 
 def offline_environment() -> None:
-    """No hub at run time: models come from installed packages or this project (DESIGN §2).
+    """No hub at run time: models come from installed packages or this project.
     Also silences the libraries' own progress bars; ours show progress instead."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

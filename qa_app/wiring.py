@@ -11,17 +11,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from qa_app.config import ENCODER_ID, Settings
-from qa_app.errors import ConfigError, ModelNotFoundError, StoreLockedError
+from qa_app.config import ENCODER_DIMENSION, ENCODER_ID, Settings
+from qa_app.errors import ModelNotFoundError, StoreLockedError
 from qa_app.pipeline import Pipeline, PipelineOptions
 from qa_app.protocols import Reader
+from qa_app.readers.registry import import_object, reader_spec
 from qa_app.readers.weights import has_weights
 
-# transformer-mpnet: span reader fine-tuned from all-mpnet-base-v2 (the default, most accurate);
-# transformer: from all-MiniLM-L6-v2 (smaller and faster, less accurate); each lives in models/<name>
-SPAN_READERS = ("transformer-mpnet", "transformer")
-READERS = (*SPAN_READERS, "lstm", "baseline")
-ENCODER_DIMENSION = 384
 LOCK_TIMEOUT_S = 600.0
 
 
@@ -169,22 +165,18 @@ def checkpoint_dir(settings: Settings, name: str) -> Path:
 
 
 def build_reader(settings: Settings, name: str) -> Reader:
-    if name == "baseline":
-        from qa_app.readers.baseline import BaselineSentenceReader
-
-        return BaselineSentenceReader()
-    if name not in (*SPAN_READERS, "lstm"):
-        raise ConfigError(f"unknown reader {name!r}; choose one of: {', '.join(READERS)}")
+    """The reader the registry (qa_app/readers/registry.py) declares under `name`."""
+    spec = reader_spec(name)
+    reader_class = import_object(spec.reader_class)
+    if not spec.needs_checkpoint:
+        reader: Reader = reader_class()
+        return reader
     path = checkpoint_dir(settings, name)
     if not has_weights(path):
         raise ModelNotFoundError(
             f"no {name} reader checkpoint in {path}; train one with `qa-app train --reader {name}` "
             f"or point --models-dir at a folder holding {name}/"
         )
-    if name in SPAN_READERS:
-        from qa_app.readers.transformer import TransformerReader
-
-        return TransformerReader(checkpoint=path, config=settings.reader, name=name)
-    from qa_app.readers.lstm import LSTMReader
-
-    return LSTMReader(checkpoint=path, config=settings.reader)
+    precision = spec.precision if settings.reader.precision == "auto" else settings.reader.precision
+    reader = reader_class(checkpoint=path, config=settings.reader, name=name, precision=precision)
+    return reader

@@ -1,4 +1,4 @@
-"""The dependency rules of DESIGN §3, checked on the source (ast) and in fresh interpreters.
+"""The dependency rules of docs/ARCHITECTURE.md, checked on the source (ast) and in fresh interpreters.
 
 - `indexing` imports from `qa_app` only types, config, errors and protocols (types-only contracts).
 - Nothing outside `ui/` imports streamlit.
@@ -105,7 +105,7 @@ LIGHT_MODULES = (
     "qa_app", "qa_app.cli", "qa_app.config", "qa_app.types", "qa_app.errors", "qa_app.protocols",
     "qa_app.commands", "qa_app.wiring", "qa_app.pipeline", "qa_app.conversation", "qa_app.serialize",
     "qa_app.retrieval.windows", "qa_app.retrieval.growth", "qa_app.retrieval.dense",
-    "qa_app.readers.decoding", "qa_app.readers.features",
+    "qa_app.readers.decoding", "qa_app.readers.features", "qa_app.readers.registry",
 )
 
 
@@ -138,3 +138,103 @@ def test_cli_help_exits_0_and_imports_no_torch(argv: list[str]) -> None:
                 if line.startswith("import time:")}
     assert "qa_app" in imported, "importtime output was parsed"
     assert "torch" not in imported and "transformers" not in imported
+
+
+CYCLE_PACKAGES = ("qa_app", "indexing", "ui")
+
+
+def project_module(name: str, root: Path = ROOT) -> str | None:
+    """The project module (of CYCLE_PACKAGES) an import name refers to, or None."""
+    parts = name.split(".")
+    if parts[0] not in CYCLE_PACKAGES:
+        return None
+    while parts:
+        candidate = root.joinpath(*parts)
+        if candidate.with_suffix(".py").is_file() or (candidate / "__init__.py").is_file():
+            return ".".join(parts)
+        parts = parts[:-1]
+    return None
+
+
+def runtime_imports(path: Path) -> list[str]:
+    """Every module a file imports at run time, function-local imports included (they hide cycles
+    from the interpreter but not from a reader), `if TYPE_CHECKING:` blocks excluded."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    skipped: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            skipped.update(id(n) for child in node.body for n in ast.walk(child))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module)
+            names.extend(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def import_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    graph: dict[str, set[str]] = {}
+    for package in CYCLE_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            if "__pycache__" in path.parts:
+                continue
+            parts = list(path.relative_to(root).with_suffix("").parts)
+            module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            targets = {project_module(n, root) for n in runtime_imports(path)}
+            graph[module] = {t for t in targets if t is not None and t != module}
+    return graph
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in graph.get(node, ()):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def test_the_cycle_check_finds_a_cycle_hidden_in_a_function(tmp_path: Path) -> None:
+    package = tmp_path / "qa_app"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from qa_app.b import thing\n")
+    (package / "b.py").write_text("def thing():\n    from qa_app import a\n")
+    (package / "c.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from qa_app.a import x\n")
+    assert import_cycles(import_graph(tmp_path)) == [["qa_app.a", "qa_app.b"]]
+
+
+def test_no_import_cycles_among_the_packages() -> None:
+    graph = import_graph()
+    assert "qa_app.cli" in graph and "indexing.build" in graph
+    assert import_cycles(graph) == []

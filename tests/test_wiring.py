@@ -34,3 +34,25 @@ def test_each_span_reader_is_served_from_its_own_folder_under_its_own_name(token
     assert reader.settings.base_model == "tiny"  # loaded from the shards
     with pytest.raises(ModelNotFoundError, match="no transformer reader checkpoint"):
         build_reader(settings, "transformer")  # no folder of its own
+
+
+@pytest.mark.parametrize(("precision", "bf16", "quantised"), [("fp32", False, False), ("bf16", True, False),
+                                                                ("int8", False, True)])
+def test_the_precision_setting_reaches_the_reader(tokenizer: Any, tmp_path: Path, precision: str, bf16: bool,
+                                                   quantised: bool) -> None:
+    from qa_app.readers.span_model import SpanReaderSettings, build_tiny, save_checkpoint
+    from qa_app.types import Window
+
+    save_checkpoint(build_tiny(vocab_size=tokenizer.vocab_size), tokenizer, SpanReaderSettings(base_model="tiny"),
+                    tmp_path / "models" / "transformer", precision="float32")
+    settings = load_settings(overrides={"models_dir": str(tmp_path / "models")}, environ={"QA_PRECISION": precision})
+    reader = build_reader(settings, "transformer")
+    text = "The otter eats fish in the river."
+    window = Window(doc_id="d", source="d.txt", title="d", text=text, start=0, end=len(text), first_chunk=0, last_chunk=0)
+    result = reader.read("What does the otter eat?", [window])
+    assert result.null_logit_diff == result.null_logit_diff  # a number came out
+    model = reader._load()[0]  # type: ignore[attr-defined]
+    assert reader._bf16 is bf16  # type: ignore[attr-defined]
+    assert any("quantized" in type(m).__module__ for m in model.modules()) is quantised
+    with pytest.raises(ConfigError, match="precision"):
+        load_settings(environ={"QA_PRECISION": "fp16"})

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
+from qa_app.text import content_words
 from qa_app.types import ReaderResult, Span, Window
 
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
-_WORD = re.compile(r"\w+", re.UNICODE)
+# shorter than qa_app.text.STOP_WORDS: modal verbs, "not", "no" and the like count as overlap here
 _STOP = frozenset(
     "a an the of in on at to for by with from and or is are was were be been what which who whom whose "
     "when where why how did do does this that these those it its as into than then there their they he "
@@ -20,19 +21,15 @@ _STOP = frozenset(
 )
 
 
-def content_words(text: str) -> set[str]:
-    return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
-
-
 class BaselineSentenceReader:
-    name = "baseline-sentence"
+    name = "baseline"
 
     def __init__(self, *, min_overlap: float = 0.5, n_best: int = 5) -> None:
         self._min_overlap = min_overlap
         self._n_best = n_best
 
     def read(self, question: str, windows: Sequence[Window]) -> ReaderResult:
-        wanted = content_words(question)
+        wanted = set(content_words(question, _STOP))
         scored: list[tuple[float, int, int, int]] = []
         for wi, window in enumerate(windows):
             for m in _SENTENCE.finditer(window.text):
@@ -41,7 +38,7 @@ class BaselineSentenceReader:
                 end = m.end() - (len(text) - len(text.rstrip()))
                 if end <= start:
                     continue
-                overlap = len(wanted & content_words(text)) / max(1, len(wanted))
+                overlap = len(wanted.intersection(content_words(text, _STOP))) / max(1, len(wanted))
                 scored.append((overlap, wi, start, end))
         scored.sort(key=lambda s: (-s[0], s[1], s[2]))
         total = sum(s[0] for s in scored[: self._n_best]) or 1.0

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from qa_app.readers.transformer import SpanModelReader
+from qa_app.readers.span_reader import SpanModelReader
 
 
 class LSTMReader(SpanModelReader):

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from qa_app.errors import ModelNotFoundError
-from qa_app.readers.span_model import (
+from qa_app.readers.checkpoint import (
     MASKED,
     SpanReaderSettings,
     read_weights_and_settings,

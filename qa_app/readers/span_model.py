@@ -7,8 +7,6 @@ Imports torch and transformers: load this module only when a transformer reader 
 from __future__ import annotations
 
 import inspect
-import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +17,12 @@ offline_environment()
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from qa_app.errors import ModelNotFoundError  # noqa: E402
-from qa_app.readers.weights import WEIGHTS_FILE, has_weights, load_weights, save_weights  # noqa: E402
-
-READER_FILE = "reader.json"
-MASKED = -1e4  # start/end logit of positions that can never be a span boundary (every span model)
-
-
-@dataclass(frozen=True)
-class SpanReaderSettings:
-    """What a checkpoint needs besides its weights, saved as reader.json."""
-
-    base_model: str  # where the encoder came from (name, for the model card)
-    max_length: int = 384  # word pieces per feature
-    stride: int = 128  # overlap between features of one long window
-    max_question_tokens: int = 64
-    null_threshold: float = 0.0  # answer when best span logit - null logit > this
-    answerability_weight: float = 1.0  # how much of the answerability logit goes into the null score
-    kind: str = "transformer"
+from qa_app.readers.checkpoint import (  # noqa: E402
+    MASKED,
+    SpanReaderSettings,
+    read_weights_and_settings,
+    write_weights_and_settings,
+)
 
 
 class SpanReaderModel(nn.Module):
@@ -70,11 +56,6 @@ class SpanReaderModel(nn.Module):
         return start, end, answer_logit
 
 
-def null_logits(start: torch.Tensor, end: torch.Tensor, answer_logit: torch.Tensor, weight: float) -> torch.Tensor:
-    """SQuAD2 null score (CLS start + end) shifted by the answerability head (higher = no answer)."""
-    return start[:, 0] + end[:, 0] - weight * answer_logit
-
-
 def build_from_base(base_path: str | Path) -> SpanReaderModel:
     from transformers import AutoModel
 
@@ -103,29 +84,6 @@ def save_checkpoint(
     return out
 
 
-def write_weights_and_settings(
-    state_dict: dict[str, torch.Tensor], tokenizer: Any, settings: SpanReaderSettings, out_dir: str | Path, *,
-    precision: str,
-) -> Path:
-    """What every span-reader checkpoint holds: weights (safetensors), tokenizer files, reader.json."""
-    out = Path(out_dir)
-    save_weights(state_dict, out, precision=precision)
-    tokenizer.save_pretrained(str(out))
-    (out / READER_FILE).write_text(json.dumps(asdict(settings), indent=2) + "\n", encoding="utf-8")
-    return out
-
-
-def read_weights_and_settings(root: Path) -> tuple[dict[str, torch.Tensor], SpanReaderSettings]:
-    """Weights (as float32) and reader.json of a checkpoint; ModelNotFoundError if missing."""
-    if not has_weights(root) or not (root / READER_FILE).is_file():
-        raise ModelNotFoundError(
-            f"no reader checkpoint in {root}: expected {WEIGHTS_FILE} (or its shards) and {READER_FILE}; "
-            "train one with `qa-app train` or pass --models-dir"
-        )
-    settings = SpanReaderSettings(**json.loads((root / READER_FILE).read_text(encoding="utf-8")))
-    return load_weights(root), settings
-
-
 def load_checkpoint(path: str | Path) -> tuple[SpanReaderModel, Any, SpanReaderSettings]:
     """Load a checkpoint written by save_checkpoint (weights upcast to float32)."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
@@ -138,18 +96,3 @@ def load_checkpoint(path: str | Path) -> tuple[SpanReaderModel, Any, SpanReaderS
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(str(root))
     return model, tokenizer, settings
-
-
-def load_any_checkpoint(path: str | Path) -> tuple[nn.Module, Any, SpanReaderSettings]:
-    """Load a span-reader checkpoint of either kind (transformer or lstm), as reader.json says."""
-    root = Path(path)
-    if not (root / READER_FILE).is_file():
-        raise ModelNotFoundError(f"{root} is not a reader checkpoint (no {READER_FILE}); "
-                                 "pass a folder written by `qa-app train`, for example models/transformer")
-    kind = json.loads((root / READER_FILE).read_text(encoding="utf-8")).get("kind", "transformer")
-    if kind == "lstm":
-        from qa_app.readers.lstm_model import load_checkpoint as load_lstm
-
-        lstm, tokenizer, settings = load_lstm(root)
-        return lstm, tokenizer, settings
-    return load_checkpoint(root)

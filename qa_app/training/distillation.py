@@ -26,8 +26,9 @@ import torch
 from torch.nn import functional as F
 
 from qa_app.errors import ConfigError
+from qa_app.readers.checkpoint import MASKED
 from qa_app.readers.inference import pad_batch, use_bf16
-from qa_app.readers.span_model import MASKED, load_any_checkpoint
+from qa_app.readers.registry import load_span_checkpoint
 from qa_app.readers.weights import WEIGHTS_FILE, has_weights, weight_files
 from qa_app.training.batches import length_grouped_batches
 from qa_app.training.labels import LabelledFeatures
@@ -93,7 +94,7 @@ def teacher_targets(
             return TeacherTargets(saved["start"], saved["end"], saved["answer"])
     each = []
     for root in roots:
-        model, tokenizer, _ = load_any_checkpoint(root)
+        model, tokenizer, _ = load_span_checkpoint(root)
         if tokenizer.get_vocab() != student_tokenizer.get_vocab():
             raise ConfigError(f"teacher {root} reads other word pieces than the student; distillation needs the same "
                               "tokenizer (train the student from the same base model)")

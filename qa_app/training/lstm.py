@@ -1,31 +1,33 @@
 """`qa-app train --reader lstm`: the LSTM span reader trained by the shared span-model loop.
 
-Everything but the model is shared with the transformer reader (qa_app/training/transformer.py):
+Everything but the model is shared with the transformer reader (qa_app/training/loop.py and runner.py):
 features and labels, length-grouped batches, checkpoint/resume, per-epoch validation with tuning
 of the no-answer threshold and answerability weight. This module only supplies the LSTM's
-defaults (Adamax at 2e-3, larger batches, no bf16), its optimizer and its checkpoint format, and
-splits overrides into training and architecture settings. Builds no model and reads no data.
+defaults (Adamax at 2e-3, larger batches, no bf16), its optimizer and its checkpoint format,
+splits overrides into training and architecture settings, and holds the trainer the reader registry
+names (`train_lstm_reader`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
+from transformers import AutoTokenizer
 
 from qa_app.errors import ConfigError
 from qa_app.readers.lstm import LSTMReader
-from qa_app.readers.lstm_model import LSTMConfig, save_checkpoint
-from qa_app.training.transformer import (
-    SpanModelKind,
-    TrainConfig,
-    TrainState,
-    train_transformer,
-)
+from qa_app.readers.lstm_model import LSTMConfig, build_from_base, load_checkpoint, save_checkpoint
+from qa_app.readers.registry import reader_spec
+from qa_app.training.bases import resolve_base
+from qa_app.training.loop import SpanModelKind, TrainConfig, seed_everything, train_span_model
+from qa_app.training.runner import export_best, model_card, model_from_init, training_split, write_model_card
 
 # Training defaults of the LSTM where they differ from the transformer's (DrQA: Adamax, lr 2e-3).
 LSTM_TRAIN_DEFAULTS: dict[str, Any] = {
@@ -70,6 +72,57 @@ def lstm_configs(overrides: Mapping[str, Any] | None = None) -> tuple[TrainConfi
     return train, arch
 
 
-def train_lstm(**kwargs: Any) -> tuple[Path, TrainState]:
-    """`train_transformer` (same keyword arguments) with the LSTM's optimizer, reader and checkpoints."""
-    return train_transformer(**kwargs, kind=LSTM)
+def train_lstm_reader(
+    *, reader: str = "lstm", data: str | None, base: str | None, out_dir: Path, run_dir: Path, resume: bool,
+    overrides: dict[str, Any], log: Callable[[str], None], progress_factory: Callable[..., Any] | None,
+) -> dict[str, Any]:
+    """`qa-app train` for the LSTM reader (as qa_app/training/transformer.py for the transformer).
+    `base` gives the tokenizer and the initial word-piece embeddings; overrides may hold training
+    (TrainConfig) and architecture (LSTMConfig) keys."""
+    config, architecture = lstm_configs(overrides)
+    dataset, train, validation, test = training_split(data, config, log)
+    base_model = resolve_base(base or reader_spec(reader).default_base)
+    seed_everything(config.seed)
+    if config.init:
+        architecture_keys = {f.name for f in dataclasses.fields(architecture)}
+        if any(overrides.get(k) is not None for k in architecture_keys):
+            raise ConfigError("--init continues a trained LSTM with its own architecture; drop the architecture "
+                              "settings (such as --embeddings) or train from the base model")
+        model, tokenizer, _ = model_from_init(config.init, "lstm")
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(str(base_model.path))
+        model = build_from_base(base_model.path, dataclasses.replace(architecture, embedding_source=base_model.name))
+    if len(tokenizer) > model.config.vocab_size:
+        raise ConfigError(f"the tokenizer of {base_model.path} has {len(tokenizer)} pieces "
+                          f"but its embeddings only {model.config.vocab_size}")
+    run_config = {**dataclasses.asdict(config), "optimizer": "adamax", "architecture": dataclasses.asdict(model.config)}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / "config.json"
+    if resume and config_path.is_file():
+        previous = json.loads(config_path.read_text(encoding="utf-8")).get("architecture")
+        if previous is not None and previous != run_config["architecture"]:
+            raise ConfigError(f"{run_dir} holds a run of another LSTM architecture ({previous}); "
+                              "resume with the same settings or choose another --run-dir")
+    config_path.write_text(json.dumps(run_config, indent=2), encoding="utf-8")
+    layers = model.config.contextual_layers
+    inputs = (f"contextual word pieces from the lowest {layers} layer{'s' if layers > 1 else ''} (frozen)" if layers
+              else f"{model.config.embeddings} word-piece embeddings")
+    base_name = f"BiLSTM reader over {inputs} of {base_model.name}"
+    if config.init:
+        base_name += f", trained further from {config.init}"
+    started = time.monotonic()
+    best_dir, state = train_span_model(
+        model=model, tokenizer=tokenizer, base_model=base_name, train_examples=train,
+        validation_examples=validation, run_dir=run_dir, config=config, resume=resume, log=log,
+        progress_factory=progress_factory, kind=LSTM,
+    )
+    exported = export_best(best_dir=best_dir, run_dir=run_dir, out_dir=out_dir, load=load_checkpoint,
+                           save=save_checkpoint, reader_class=LSTMReader, config=config,
+                           validation=validation, test=test, log=log,
+                           inference_precision=reader_spec(reader).precision, kind=LSTM)
+    card = model_card(reader=reader, base_model=base_name, exported=exported, dataset=dataset,
+                      split=(train, validation, test), hyper_parameters=run_config, state=state,
+                      started=started)
+    card["trainable_parameters"] = sum(p.numel() for p in exported.model.parameters() if p.requires_grad)
+    write_model_card(out_dir, card)
+    return card

@@ -13,14 +13,27 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
+from qa_app.config import ReaderConfig
 from qa_app.data.squad import (
+    OFFICIAL_ARTICLE_COUNT,
+    SQUAD_PACKAGE,
+    SQUAD_PACKAGE_VERSION,
     SquadDataset,
     load_squad,
     locate_squad_v2_dev,
     split_examples,
 )
+from qa_app.data.squad_v1_train import TRAIN_V1_MD5, WHEEL_MEMBER, WHEEL_REQUIREMENT, cached_squad_v1_train
 from qa_app.errors import ConfigError, DatasetError
-from qa_app.training.bases import resolve_base
+from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
+from qa_app.readers.inference import autocast_bf16
+from qa_app.readers.registry import load_span_checkpoint
+from qa_app.training.bases import default_cache_dir
+from qa_app.training.distillation import teacher_names
+from qa_app.training.loop import tune_on_validation
+from qa_app.training.mix import MixConfig, build_training_mix
 
 
 def load_training_data(data: str | None) -> tuple[SquadDataset, list[Any], list[Any], list[Any]]:
@@ -30,7 +43,7 @@ def load_training_data(data: str | None) -> tuple[SquadDataset, list[Any], list[
     10% of its articles validate, and it has no test part.
     """
     dataset = load_squad(data or locate_squad_v2_dev())
-    if len(dataset.articles) >= 35:
+    if test_articles_present(dataset):
         return (dataset, list(split_examples(dataset, "train")), list(split_examples(dataset, "validation")),
                 list(split_examples(dataset, "test")))
     n = len(dataset.articles)
@@ -42,130 +55,26 @@ def load_training_data(data: str | None) -> tuple[SquadDataset, list[Any], list[
     return dataset, train, validation, []
 
 
-def train_transformer_reader(
-    *, reader: str = "transformer", data: str | None, base: str | None, out_dir: Path, run_dir: Path, resume: bool,
-    overrides: dict[str, Any], log: Callable[[str], None], progress_factory: Callable[..., Any] | None,
-) -> dict[str, Any]:
-    from qa_app.readers.span_model import (
-        build_from_base,
-        load_checkpoint,
-        save_checkpoint,
-    )
-    from qa_app.readers.transformer import TransformerReader
-    from qa_app.training.transformer import (
-        TRANSFORMER,
-        TrainConfig,
-        seed_everything,
-        train_transformer,
-    )
-
-    config = dataclasses.replace(TrainConfig(), **{k: v for k, v in overrides.items() if v is not None})
-    dataset, train, validation, test = _training_split(data, config)
-    seed_everything(config.seed)
-    from transformers import AutoTokenizer
-
-    if config.init:
-        model, tokenizer, base_name = _from_init(config.init, "transformer")
-    else:
-        base_model = resolve_base(base or "minilm")
-        tokenizer = AutoTokenizer.from_pretrained(str(base_model.path))
-        model, base_name = build_from_base(base_model.path), base_model.name
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2), encoding="utf-8")
-    started = time.monotonic()
-    best_dir, state = train_transformer(
-        model=model, tokenizer=tokenizer, base_model=base_name, train_examples=train,
-        validation_examples=validation, run_dir=run_dir, config=config, resume=resume, log=log,
-        progress_factory=progress_factory,
-    )
-    exported = _export_best(best_dir=best_dir, run_dir=run_dir, out_dir=out_dir, load=load_checkpoint,
-                            save=save_checkpoint, reader_class=TransformerReader, config=config,
-                            validation=validation, test=test, log=log, kind=TRANSFORMER)
-    card = _card(reader=reader, base_model=base_name, exported=exported, dataset=dataset,
-                 split=(train, validation, test), hyper_parameters=dataclasses.asdict(config), state=state,
-                 started=started)
-    write_model_card(out_dir, card)
-    return card
+def test_articles_present(dataset: SquadDataset) -> bool:
+    """Whether the file is (shaped like) the official SQuAD v2.0 dev file with its fixed split."""
+    return len(dataset.articles) >= OFFICIAL_ARTICLE_COUNT
 
 
-def train_lstm_reader(
-    *, reader: str = "lstm", data: str | None, base: str | None, out_dir: Path, run_dir: Path, resume: bool,
-    overrides: dict[str, Any], log: Callable[[str], None], progress_factory: Callable[..., Any] | None,
-) -> dict[str, Any]:
-    """Like train_transformer_reader, for the LSTM reader. `base` gives the tokenizer and the initial
-    word-piece embeddings; overrides may hold training (TrainConfig) and architecture (LSTMConfig) keys."""
-    from qa_app.readers.lstm import LSTMReader
-    from qa_app.readers.lstm_model import (
-        build_from_base,
-        load_checkpoint,
-        save_checkpoint,
-    )
-    from qa_app.training.lstm import LSTM, lstm_configs, train_lstm
-    from qa_app.training.transformer import seed_everything
-
-    config, architecture = lstm_configs(overrides)
-    dataset, train, validation, test = _training_split(data, config)
-    base_model = resolve_base(base or "minilm")
-    seed_everything(config.seed)
-    from transformers import AutoTokenizer
-
-    if config.init:
-        architecture_keys = {f.name for f in dataclasses.fields(architecture)}
-        if any(overrides.get(k) is not None for k in architecture_keys):
-            raise ConfigError("--init continues a trained LSTM with its own architecture; drop the architecture "
-                              "settings (such as --embeddings) or train from the base model")
-        model, tokenizer, _ = _from_init(config.init, "lstm")
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(str(base_model.path))
-        model = build_from_base(base_model.path, dataclasses.replace(architecture, embedding_source=base_model.name))
-    if len(tokenizer) > model.config.vocab_size:
-        raise ConfigError(f"the tokenizer of {base_model.path} has {len(tokenizer)} pieces "
-                          f"but its embeddings only {model.config.vocab_size}")
-    run_config = {**dataclasses.asdict(config), "optimizer": "adamax", "architecture": dataclasses.asdict(model.config)}
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_path = run_dir / "config.json"
-    if resume and config_path.is_file():
-        previous = json.loads(config_path.read_text(encoding="utf-8")).get("architecture")
-        if previous is not None and previous != run_config["architecture"]:
-            raise ConfigError(f"{run_dir} holds a run of another LSTM architecture ({previous}); "
-                              "resume with the same settings or choose another --run-dir")
-    config_path.write_text(json.dumps(run_config, indent=2), encoding="utf-8")
-    layers = model.config.contextual_layers
-    inputs = (f"contextual word pieces from the lowest {layers} layer{'s' if layers > 1 else ''} (frozen)" if layers
-              else f"{model.config.embeddings} word-piece embeddings")
-    base_name = f"BiLSTM reader over {inputs} of {base_model.name}"
-    if config.init:
-        base_name += f", trained further from {config.init}"
-    started = time.monotonic()
-    best_dir, state = train_lstm(
-        model=model, tokenizer=tokenizer, base_model=base_name, train_examples=train,
-        validation_examples=validation, run_dir=run_dir, config=config, resume=resume, log=log,
-        progress_factory=progress_factory,
-    )
-    exported = _export_best(best_dir=best_dir, run_dir=run_dir, out_dir=out_dir, load=load_checkpoint,
-                            save=save_checkpoint, reader_class=LSTMReader, config=config,
-                            validation=validation, test=test, log=log, kind=LSTM)
-    card = _card(reader=reader, base_model=base_name, exported=exported, dataset=dataset,
-                 split=(train, validation, test), hyper_parameters=run_config, state=state, started=started)
-    card["trainable_parameters"] = sum(p.numel() for p in exported.model.parameters() if p.requires_grad)
-    write_model_card(out_dir, card)
-    return card
-
-
-def _from_init(path: str, kind: str) -> tuple[Any, Any, str]:
+def model_from_init(path: str, kind: str) -> tuple[Any, Any, str]:
     """(model in training mode, tokenizer, base-model name) of a trained checkpoint to continue."""
-    from qa_app.readers.span_model import load_any_checkpoint
-
-    model, tokenizer, settings = load_any_checkpoint(path)
+    model, tokenizer, settings = load_span_checkpoint(path)
     if settings.kind != kind:
         raise ConfigError(f"--init {path} holds a {settings.kind} reader; a {kind} reader continues only a {kind} checkpoint")
     model.train()
     return model, tokenizer, f"{settings.base_model}, trained further from {path}"
 
 
-def _training_split(data: str | None, config: Any) -> tuple[SquadDataset, list[Any], list[Any], list[Any]]:
-    """load_training_data with the config's smoke-test limits applied."""
+def training_split(data: str | None, config: Any, log: Callable[[str], None] = print,
+                    ) -> tuple[SquadDataset, list[Any], list[Any], list[Any]]:
+    """load_training_data (with the training mix when config.mix) and the config's smoke-test limits."""
     dataset, train, validation, test = load_training_data(data)
+    if config.mix:
+        train = _mixed(dataset, train, log)
     if config.limit_train:
         train = train[: config.limit_train]
     if config.limit_test:
@@ -173,6 +82,18 @@ def _training_split(data: str | None, config: Any) -> tuple[SquadDataset, list[A
     if config.limit_validation:
         validation = validation[: config.limit_validation]
     return dataset, train, validation, test
+
+
+def _mixed(dataset: SquadDataset, v2_train: list[Any], log: Callable[[str], None]) -> list[Any]:
+    """The training mix of SQuAD v1.1 train and `v2_train` (qa_app/training/mix.py)."""
+    if not test_articles_present(dataset):
+        raise ConfigError("--mix adds SQuAD v1.1 train to the official SQuAD v2.0 dev file's train split; "
+                          "drop --data or --mix")
+    v1 = load_squad(cached_squad_v1_train(default_cache_dir()))
+    mix = build_training_mix(v1=v1, v2=dataset, v2_train=v2_train)
+    log(f"training mix: {len(mix.examples)} examples ({', '.join(f'{k} {v}' for k, v in mix.counts.items())}); "
+        f"v1.1 paragraphs left out as overlapping SQuAD v2.0 dev: {', '.join(mix.dropped_paragraphs) or 'none'}")
+    return mix.examples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,18 +110,15 @@ SHIPPING_PRECISIONS = ("int8", "float16")  # smallest first; float32 ships when 
 PRECISION_TOLERANCE_F1 = 0.2  # a smaller precision ships when it loses less validation F1 than this
 
 
-def _export_best(
+def export_best(
     *, best_dir: Path, run_dir: Path, out_dir: Path, load: Callable[[Path], Any], save: Callable[..., Any],
     reader_class: Any, config: Any, validation: list[Any], test: list[Any], log: Callable[[str], None], kind: Any,
+    inference_precision: str,
 ) -> _Exported:
     """Ship the best epoch: its no-answer threshold tuned again on validation with the current rule,
     stored in the smallest precision that costs < PRECISION_TOLERANCE_F1 on validation, scored once
     on test, saved to out_dir."""
-    from qa_app.config import ReaderConfig
-    from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
-    from qa_app.training.transformer import tune_on_validation
-
-    bf16 = reader_class.default_bf16()  # tune and score at the precision the shipped reader runs at
+    bf16 = autocast_bf16(inference_precision)  # tune and score at the precision the shipped reader runs at
     best_model, best_tok, best_settings = load(best_dir)
     best_settings, tuned = tune_on_validation(best_model, best_tok, best_settings, validation, config.eval_batch_size,
                                               bf16, kind=kind)
@@ -232,18 +150,17 @@ def _export_best(
     return _Exported(chosen, best_settings, precision, bf16, val_scores, test_scores)
 
 
-def _card(
+def model_card(
     *, reader: str, base_model: str, exported: _Exported, dataset: SquadDataset,
     split: tuple[list[Any], list[Any], list[Any]], hyper_parameters: dict[str, Any], state: Any, started: float,
 ) -> dict[str, Any]:
-    import torch
-
     train, validation, test = split
     val_scores = exported.validation
     return {
         "reader": reader, "base_model": base_model,
         "parameters": sum(p.numel() for p in exported.model.parameters()),
         "data": {"file": _dataset_name(dataset), "sha256": dataset.sha256, "train_questions": len(train),
+                 **({"mix": _mix_description()} if hyper_parameters.get("mix") else {}),
                  "validation_questions": len(validation), "test_questions": len(test),
                  "split": "train = articles 0-24, validation = 25-27, test = 28-34" if test else "last 10% of articles validate"},
         "hyper_parameters": hyper_parameters,
@@ -260,15 +177,19 @@ def _card(
     }
 
 
+def _mix_description() -> str:
+    return (f"SQuAD v1.1 train ({WHEEL_MEMBER} of the {WHEEL_REQUIREMENT} wheel, md5 {TRAIN_V1_MD5}; paragraphs "
+            f"overlapping the SQuAD v2.0 dev file left out) + the v2 train split, as built by "
+            f"qa_app/training/mix.py with {dataclasses.asdict(MixConfig())}")
+
+
 def _precision_list(f1_by_precision: dict[str, float]) -> str:
     return ", ".join(f"{name} {f1}" for name, f1 in f1_by_precision.items())
 
 
 def _dataset_name(dataset: SquadDataset) -> str:
     """The data file as a reader of the card can find it (no local paths for the official file)."""
-    from qa_app.data.squad import SQUAD_PACKAGE, SQUAD_PACKAGE_VERSION
-
-    if len(dataset.articles) >= 35 and "long_context_eval" in str(dataset.source):
+    if test_articles_present(dataset) and "long_context_eval" in str(dataset.source):
         return f"squad.json of {SQUAD_PACKAGE}=={SQUAD_PACKAGE_VERSION}"
     return Path(str(dataset.source)).name
 
@@ -283,8 +204,6 @@ def _teacher_lines(hyper_parameters: dict[str, Any]) -> list[str]:
     if hyper_parameters.get("init"):
         lines.append(f"- Continued from the trained checkpoint {hyper_parameters['init']}")
     if hyper_parameters.get("teacher"):
-        from qa_app.training.distillation import teacher_names
-
         teachers = teacher_names(str(hyper_parameters["teacher"]))
         who, were = ((f"the reader in {teachers[0]}", "it was") if len(teachers) == 1
                      else (f"the mean logits of the readers in {', '.join(teachers)}", "they were"))
@@ -307,6 +226,7 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
         f"# Model card: {card['reader']} reader", "",
         f"- Base model: {card['base_model']} ({card['parameters']:,} parameters)",
         f"- Data: SQuAD v2.0 dev ({data['file']}, sha256 {data['sha256'][:12]}...); split: {data['split']}",
+        *([f"- Training mix: {data['mix']}"] if data.get("mix") else []),
         f"- Questions: {data['train_questions']} train, {data['validation_questions']} validation, {data['test_questions']} test",
         f"- Examples seen: {card['examples_seen']:,}; "
         f"training wall time {card['training_wall_seconds'] / 60:.0f} min on {card['machine']}",
@@ -324,15 +244,7 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
         "## Hyper-parameters", "", "```json", json.dumps(card["hyper_parameters"], indent=2), "```", "",
         "## Per epoch (validation)", "", "```json", json.dumps(card["epochs_history"], indent=2), "```", "",
         "## Limits", "",
-        "Trained on about 8k questions (a tenth of SQuAD 2.0 train) of English Wikipedia paragraphs; "
+        f"Trained on {data['train_questions']:,} questions about English Wikipedia paragraphs; "
         "answers are extracted spans, never generated. Expect weaker results on other domains and languages.", "",
     ]
     (out_dir / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
-
-
-# `qa-app train --reader NAME`: (trainer, default --base); the checkpoint goes to models/NAME
-TRAINERS: dict[str, tuple[Callable[..., dict[str, Any]], str]] = {
-    "transformer-mpnet": (train_transformer_reader, "mpnet"),
-    "transformer": (train_transformer_reader, "minilm"),
-    "lstm": (train_lstm_reader, "minilm"),
-}

@@ -23,6 +23,7 @@ from qa_app.config import ReaderConfig, load_settings
 from qa_app.data.squad import GoldAnswer, QAExample
 from qa_app.errors import ConfigError, ModelNotFoundError
 from qa_app.evaluation.gold import paragraph_window
+from qa_app.readers.checkpoint import READER_FILE, SpanReaderSettings
 from qa_app.readers.lstm import LSTMReader
 from qa_app.readers.lstm_model import (
     ARCHITECTURE_FILE,
@@ -34,7 +35,7 @@ from qa_app.readers.lstm_model import (
     load_checkpoint,
     save_checkpoint,
 )
-from qa_app.readers.span_model import READER_FILE, WEIGHTS_FILE, SpanReaderSettings
+from qa_app.readers.weights import WEIGHTS_FILE
 from qa_app.training.labels import label_features
 from qa_app.training.lstm import LSTM_TRAIN_DEFAULTS, lstm_configs
 from qa_app.types import Window
@@ -410,7 +411,7 @@ def test_qa_app_train_reader_lstm_end_to_end(tmp_path: Path) -> None:
                                            end=10 + len(context), first_chunk=0, last_chunk=0)])
     assert all(context[s.start - 10 : s.end - 10] == s.text for s in result.spans)
     # a resumed run with another architecture is refused instead of crashing on the weights
-    from qa_app.training.runner import train_lstm_reader
+    from qa_app.training.lstm import train_lstm_reader
 
     with pytest.raises(ConfigError, match="another LSTM architecture"):
         train_lstm_reader(data=str(data), base=None, out_dir=out, run_dir=run_dir, resume=True,

@@ -15,16 +15,15 @@ import torch
 
 from qa_app.config import ReaderConfig
 from qa_app.errors import ModelNotFoundError
+from qa_app.readers.checkpoint import READER_FILE, SpanReaderSettings
 from qa_app.readers.span_model import (
-    READER_FILE,
-    WEIGHTS_FILE,
     SpanReaderModel,
-    SpanReaderSettings,
     build_tiny,
     load_checkpoint,
     save_checkpoint,
 )
 from qa_app.readers.transformer import TransformerReader
+from qa_app.readers.weights import WEIGHTS_FILE
 from qa_app.types import Window
 
 DOCUMENT = " ".join(

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from qa_app.config import Settings
+from qa_app.config import ENCODER_DIMENSION, Settings
 from qa_app.types import chunk_id
-from qa_app.wiring import ENCODER_DIMENSION, App
+from qa_app.wiring import App
 from tests.fakes import FakeReader, HashingEncoder, RegexTokenizer
 
 CHUNK_TOKENS = 48  # small chunks: several per small test document

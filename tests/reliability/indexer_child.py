@@ -70,8 +70,7 @@ def precreate(data_dir: Path, sync_threshold: int) -> dict[str, Any]:
     from chromadb.config import Settings as ChromaSettings
 
     from indexing.stores import StoreSignature
-    from qa_app.config import ENCODER_ID
-    from qa_app.wiring import ENCODER_DIMENSION
+    from qa_app.config import ENCODER_DIMENSION, ENCODER_ID
 
     app = child_app(data_dir)
     signature = StoreSignature.for_encoder(ENCODER_ID, ENCODER_DIMENSION, app.settings.chunking)

@@ -32,7 +32,8 @@ from qa_app.training.distillation import (
     teacher_targets,
 )
 from qa_app.training.labels import LabelledFeatures, label_features
-from qa_app.training.transformer import TrainConfig, train_transformer
+from qa_app.training.loop import TrainConfig, train_span_model
+from qa_app.training.transformer import TRANSFORMER
 from tests.training.test_trainer import EXAMPLES, SHAPE, VOCAB, config
 
 # --- the loss ---------------------------------------------------------------------------------------
@@ -121,7 +122,7 @@ def test_teacher_logits_are_the_teachers_outputs_and_are_cached(tokenizer: Any, 
     assert torch.allclose(torch.from_numpy(targets.answer), answer, atol=1e-4)
     assert (tmp_path / CACHE_FILE).is_file() and any("reads 6 training features" in m for m in logs)
 
-    monkeypatch.setattr(distillation, "load_any_checkpoint", no_reading)
+    monkeypatch.setattr(distillation, "load_span_checkpoint", no_reading)
     cached = teacher_targets(teacher_dir, tokenizer, feats, tmp_path, log=logs.append)
     assert all((a == b).all() for a, b in zip(cached.start, targets.start))
     with pytest.raises(AssertionError, match="cached"):  # other features: read again
@@ -183,7 +184,7 @@ def test_a_comma_separated_teacher_reads_every_teacher_and_caches_their_mean(
     assert not np.allclose(both.answer, alone[0].answer, atol=1e-2)  # the two teachers differ
 
     # the cache belongs to this pair of teachers: the first alone reads again
-    monkeypatch.setattr(distillation, "load_any_checkpoint", no_reading)
+    monkeypatch.setattr(distillation, "load_span_checkpoint", no_reading)
     again = teacher_targets([first, second], tokenizer, feats, tmp_path / "run-both", **quiet)
     assert again.answer.tolist() == both.answer.tolist()
     with pytest.raises(AssertionError, match="cached"):
@@ -224,7 +225,7 @@ def test_training_with_only_the_teachers_loss_moves_the_student_towards_the_teac
     student = build_tiny(vocab_size=VOCAB)
     before = kl_to_teacher(student, teacher, feats)
     logs: list[str] = []
-    train_transformer(model=student, tokenizer=tokenizer, base_model="tiny-student", train_examples=EXAMPLES,
+    train_span_model(kind=TRANSFORMER, model=student, tokenizer=tokenizer, base_model="tiny-student", train_examples=EXAMPLES,
                       validation_examples=EXAMPLES[:2], run_dir=tmp_path / "run", log=logs.append,
                       config=dataclasses.replace(config(epochs=6.0, learning_rate=5e-3), teacher=str(teacher_dir),
                                                  distill_weight=1.0, distill_temperature=1.0))

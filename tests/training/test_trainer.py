@@ -20,12 +20,13 @@ from qa_app.readers.span_model import build_tiny, load_checkpoint
 from qa_app.readers.transformer import TransformerReader
 from qa_app.training.batches import length_grouped_batches
 from qa_app.training.labels import LabelledFeatures, label_features
-from qa_app.training.transformer import (
+from qa_app.training.loop import (
     STATE_FILE,
     TrainConfig,
     TrainState,
-    train_transformer,
+    train_span_model,
 )
+from qa_app.training.transformer import TRANSFORMER
 
 VOCAB = 30522  # all-MiniLM-L6-v2's word pieces
 ANIMALS = ("alpaca", "zebra", "otter", "falcon", "badger", "lemur", "walrus", "ibis", "koala", "tapir", "heron",
@@ -161,7 +162,7 @@ def overfit(tokenizer: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[st
     feats = label_features(tokenizer, EXAMPLES, **SHAPE)
     before = span_loss(model, feats)
     run_dir = tmp_path_factory.mktemp("overfit")
-    best, state = train_transformer(model=model, tokenizer=tokenizer, base_model="tiny-random",
+    best, state = train_span_model(kind=TRANSFORMER, model=model, tokenizer=tokenizer, base_model="tiny-random",
                                     train_examples=EXAMPLES, validation_examples=EXAMPLES[:4], run_dir=run_dir,
                                     config=config(epochs=6.0, learning_rate=5e-3), log=lambda message: None)
     return {"model": model, "before": before, "after": span_loss(model, feats), "best": best, "state": state,
@@ -197,7 +198,7 @@ def test_run_dir_best_holds_a_loadable_trained_checkpoint(overfit: dict[str, Any
 def run(tokenizer: Any, run_dir: Path, *, resume: bool = False, stop_after: int | None = None,
         logs: list[str] | None = None, opened: list[dict[str, Any]] | None = None, **kwargs: Any) -> tuple[Any, Any]:
     model = tiny(seed=0 if not resume else 99)  # a resumed run must not depend on its fresh weights
-    state = train_transformer(model=model, tokenizer=tokenizer, base_model="tiny-random",
+    state = train_span_model(kind=TRANSFORMER, model=model, tokenizer=tokenizer, base_model="tiny-random",
                               train_examples=EXAMPLES, validation_examples=EXAMPLES[:2], run_dir=run_dir,
                               config=config(checkpoint_minutes=0.0, **kwargs), resume=resume,
                               log=(logs if logs is not None else []).append,

@@ -5,7 +5,7 @@ Applying makes a new Settings (`Settings.replace`); the App and pipeline caches 
 
 import streamlit as st
 
-from qa_app.wiring import READERS
+from qa_app.readers.registry import reader_names, readers_help
 from ui import state
 from ui.settings_form import FORM_KEYS, apply_form, reset_form, settings_rows
 
@@ -15,11 +15,9 @@ for level, message in state.take_messages("settings"):
     getattr(st, level)(message)
 
 with st.form("settings_form"):
-    st.selectbox("Reader", READERS, index=READERS.index(s.reader.reader) if s.reader.reader in READERS else 0,
-                 key=FORM_KEYS["reader"],
-                 help="transformer-mpnet: the most accurate span reader (about 3 s per question on 2 CPU cores); "
-                 "transformer: a smaller span reader, about 6x faster and less accurate; lstm: a BiLSTM span reader; "
-                 "baseline: a sentence matcher.")
+    readers = reader_names()
+    st.selectbox("Reader", readers, index=readers.index(s.reader.reader) if s.reader.reader in readers else 0,
+                 key=FORM_KEYS["reader"], help=readers_help())
     st.number_input("Passages retrieved (top-k)", min_value=1, max_value=50, value=s.retrieval.top_k,
                     key=FORM_KEYS["top_k"])
     st.number_input("Window width: neighbouring chunks added on each side of a hit", min_value=0, max_value=10,
