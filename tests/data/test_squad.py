@@ -84,7 +84,7 @@ def small_v2() -> dict[str, Any]:
 
 
 def test_official_file_and_fixed_split_sizes(official: SquadDataset) -> None:
-    # DESIGN §2: 35 articles, 11,873 questions; train = articles 0-27 (9,005 questions),
+    # The official file: 35 articles, 11,873 questions; train = articles 0-27 (9,005 questions),
     # test = articles 28-34, Rhine ... Force (2,868 questions).
     assert official.version == "v2.0"
     assert len(official.articles) == 35

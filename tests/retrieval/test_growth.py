@@ -1,4 +1,4 @@
-"""Reader-driven window growth (DESIGN §6.3) with a FakeReader over hand-made chunks."""
+"""Reader-driven window growth (dynamic windows) with a FakeReader over hand-made chunks."""
 
 from __future__ import annotations
 
