@@ -37,7 +37,7 @@ test-slow: setup
 lint: setup
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,lint]'
 	$(BIN)/python -m ruff check .
-	$(BIN)/python -m mypy qa_app indexing
+	$(BIN)/python -m mypy  # the packages and settings of [tool.mypy] in pyproject.toml
 
 clean:
 	rm -rf $(VENV) .qa-data .pytest_cache

@@ -49,7 +49,9 @@ def positions(retriever: Any, examples: list[Any], articles: dict[int, Any], spa
     from qa_app.data.squad import map_answer_to_article
     from qa_app.evaluation.open_book import first_gold_position, ranked_hits
 
-    windowed, bare, times = [], [], []
+    windowed: list[int | None] = []
+    bare: list[int | None] = []
+    times: list[float] = []
     for example in examples:
         indexed = articles[example.article_index]
         gold = map_answer_to_article(example, indexed.article)
@@ -86,7 +88,7 @@ def measure_variant(variant: str, base: Any, dataset: Any, indices: list[int], e
     spans = ChunkSpans(chunks)
     r = settings.retrieval
     result: dict[str, Any] = {"index_s": round(index_s, 1), "chunks": len(chunks)}
-    modes = [("dense", {"retriever": "dense"})]
+    modes: list[tuple[str, dict[str, Any]]] = [("dense", {"retriever": "dense"})]
     for w in sparse_weights:
         name = "hybrid" if len(sparse_weights) == 1 else f"hybrid_sparse_weight_{w:g}"
         modes.append((name, {"retriever": "hybrid", "sparse_weight": w}))

@@ -46,11 +46,11 @@ def install(make_app: AppFactory, settings: Settings | Callable[[], Settings]) -
 
 def app_factory() -> AppFactory:
     """The factory the entry script installed (for code that builds Apps on derived Settings)."""
-    return st.session_state[_FACTORY]  # type: ignore[no-any-return]
+    return st.session_state[_FACTORY]
 
 
 def current_settings() -> Settings:
-    return st.session_state[_SETTINGS]  # type: ignore[no-any-return]
+    return st.session_state[_SETTINGS]
 
 
 def update_settings(overrides: Mapping[str, Any]) -> Settings:
@@ -121,7 +121,7 @@ class ChatEntry:
 
 
 def chat() -> list[ChatEntry]:
-    return st.session_state.setdefault(_CHAT, [])  # type: ignore[no-any-return]
+    return st.session_state.setdefault(_CHAT, [])
 
 
 def history() -> list[Turn]:
@@ -148,17 +148,17 @@ def ask(question: str) -> ChatEntry:
 
 def processed_uploads() -> set[str]:
     """Upload ids (`UploadedFile.file_id`) already indexed in this session: reruns skip them."""
-    return st.session_state.setdefault(_PROCESSED_UPLOADS, set())  # type: ignore[no-any-return]
+    return st.session_state.setdefault(_PROCESSED_UPLOADS, set())
 
 
 def upload_results() -> list[Any]:
     """Outcomes of this session's uploads, newest last (`ui.uploads.UploadResult`)."""
-    return st.session_state.setdefault(_UPLOAD_RESULTS, [])  # type: ignore[no-any-return]
+    return st.session_state.setdefault(_UPLOAD_RESULTS, [])
 
 
 def eval_runs() -> list[Any]:
     """Evaluation runs of this session, oldest first (`ui.evaluation.EvalRun`)."""
-    return st.session_state.setdefault(_EVAL_RUNS, [])  # type: ignore[no-any-return]
+    return st.session_state.setdefault(_EVAL_RUNS, [])
 
 
 def add_eval_run(run: Any) -> None:
@@ -181,7 +181,7 @@ def select_new_run(label: str, *, shown_key: str, compare_keys: tuple[str, str])
 def take_messages(page: str) -> list[tuple[str, str]]:
     """(level, text) messages left for a page by a callback (callbacks run before the page); read once.
     The level names the Streamlit call that shows it: "success", "info", "warning" or "error"."""
-    return st.session_state.setdefault(_MESSAGES, {}).pop(page, [])  # type: ignore[no-any-return]
+    return st.session_state.setdefault(_MESSAGES, {}).pop(page, [])
 
 
 def leave_message(page: str, text: str, level: str = "info") -> None:
