@@ -1,6 +1,13 @@
 """The transformer span extractor: a BERT-style encoder, a start/end head and an answerability
 head on the [CLS] state, plus saving/loading as safetensors with its tokenizer and settings.
 
+Checkpoints use the transformers layout of `<Encoder>ForQuestionAnswering` (`bert.*` or `mpnet.*`
+encoder weights, `qa_outputs.*`, `architectures` in config.json), so plain transformers
+(`AutoModelForQuestionAnswering`) or Haystack's ExtractiveReader load a float32 or float16 checkpoint
+as a span extractor; the answerability head (`has_answer.*`) lies beside them in the same file, and
+transformers leaves it unused. int8 checkpoints (qa_app/readers/weights.py) load only here.
+Checkpoints written before this layout (`encoder.*` keys) still load.
+
 Imports torch and transformers: load this module only when a transformer reader is used.
 """
 
@@ -78,10 +85,24 @@ def save_checkpoint(
     model: SpanReaderModel, tokenizer: Any, settings: SpanReaderSettings, out_dir: str | Path, *,
     precision: str = "float16",
 ) -> Path:
-    """Write weights (safetensors, qa_app.readers.weights), encoder config, tokenizer files and reader.json."""
-    out = write_weights_and_settings(model.state_dict(), tokenizer, settings, out_dir, precision=precision)
-    model.encoder.config.save_pretrained(str(out))  # type: ignore[union-attr,operator]
+    """Write weights (safetensors, qa_app.readers.weights) in the transformers question-answering
+    layout, the encoder config, tokenizer files and reader.json."""
+    prefix = _encoder_prefix(model.encoder)
+    state = {(f"{prefix}.{k[len(ENCODER_KEY):]}" if k.startswith(ENCODER_KEY) else k): v
+             for k, v in model.state_dict().items()}
+    out = write_weights_and_settings(state, tokenizer, settings, out_dir, precision=precision)
+    config = model.encoder.config
+    config.architectures = [type(model.encoder).__name__.removesuffix("Model") + "ForQuestionAnswering"]
+    config.save_pretrained(str(out))  # type: ignore[union-attr,operator]
     return out
+
+
+ENCODER_KEY = "encoder."  # prefix of the encoder's weights in SpanReaderModel.state_dict()
+
+
+def _encoder_prefix(encoder: nn.Module) -> str:
+    """Where transformers' QA models keep the encoder (`bert`, `mpnet`, ...)."""
+    return str(getattr(encoder, "base_model_prefix", "") or "encoder")
 
 
 def load_checkpoint(path: str | Path) -> tuple[SpanReaderModel, Any, SpanReaderSettings]:
@@ -92,6 +113,9 @@ def load_checkpoint(path: str | Path) -> tuple[SpanReaderModel, Any, SpanReaderS
     state, settings = read_weights_and_settings(root)
     config = AutoConfig.from_pretrained(str(root))
     model = SpanReaderModel(AutoModel.from_config(config, add_pooling_layer=False))
+    prefix = _encoder_prefix(model.encoder) + "."
+    if not any(k.startswith(ENCODER_KEY) for k in state):  # the transformers layout (older checkpoints: encoder.*)
+        state = {(ENCODER_KEY + k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state.items()}
     model.load_state_dict(state)
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(str(root))

@@ -208,3 +208,21 @@ def test_read_many_matches_read(model: Any, tokenizer: Any) -> None:
         single = make_reader(model, tokenizer).read(question, windows)
         assert [(s.start, s.end) for s in batched.spans] == [(s.start, s.end) for s in single.spans]
         assert batched.null_score == pytest.approx(single.null_score, abs=1e-5)
+
+
+def test_a_checkpoint_loads_in_plain_transformers_with_the_same_logits(tokenizer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import torch
+    from transformers import AutoModelForQuestionAnswering
+
+    model = build_tiny(vocab_size=tokenizer.vocab_size).eval()
+    out = save_checkpoint(model, tokenizer, SETTINGS, tmp_path / "ckpt", precision="float32")
+    plain = AutoModelForQuestionAnswering.from_pretrained(str(out)).eval()
+    ids = torch.tensor([tokenizer("Who?", "The otter ate fish.")["input_ids"]])
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        start, end, _ = model(ids, mask, torch.zeros_like(ids))
+        theirs = plain(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids))
+    assert torch.allclose(start, theirs.start_logits, atol=1e-5) and torch.allclose(end, theirs.end_logits, atol=1e-5)
+    again, _, _ = load_checkpoint(out)
+    with torch.no_grad():
+        assert torch.allclose(again(ids, mask, torch.zeros_like(ids))[2], model(ids, mask, torch.zeros_like(ids))[2])
