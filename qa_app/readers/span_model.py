@@ -91,9 +91,9 @@ def save_checkpoint(
     state = {(f"{prefix}.{k[len(ENCODER_KEY):]}" if k.startswith(ENCODER_KEY) else k): v
              for k, v in model.state_dict().items()}
     out = write_weights_and_settings(state, tokenizer, settings, out_dir, precision=precision)
-    config = model.encoder.config
+    config: Any = model.encoder.config
     config.architectures = [type(model.encoder).__name__.removesuffix("Model") + "ForQuestionAnswering"]
-    config.save_pretrained(str(out))  # type: ignore[union-attr,operator]
+    config.save_pretrained(str(out))
     return out
 
 

@@ -82,6 +82,7 @@ class SpanModelKind:
 
     name: str  # SpanReaderSettings.kind of its checkpoints
     save_checkpoint: Callable[..., Path]  # (model, tokenizer, settings, out_dir, *, precision) -> out_dir
+    load_checkpoint: Callable[[Path], tuple[Any, Any, SpanReaderSettings]]  # (model, tokenizer, settings)
     reader_class: Any  # a SpanModelReader subclass (from_model(model, tokenizer, settings, config=, bf16=))
     make_optimizer: Callable[[nn.Module, TrainConfig], torch.optim.Optimizer]
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Callable
@@ -26,8 +25,8 @@ from qa_app.readers.lstm import LSTMReader
 from qa_app.readers.lstm_model import LSTMConfig, build_from_base, load_checkpoint, save_checkpoint
 from qa_app.readers.registry import reader_spec
 from qa_app.training.bases import resolve_base
-from qa_app.training.loop import SpanModelKind, TrainConfig, seed_everything, train_span_model
-from qa_app.training.runner import export_best, model_card, model_from_init, training_split, write_model_card
+from qa_app.training.loop import SpanModelKind, TrainConfig, seed_everything
+from qa_app.training.runner import model_from_init, train_and_export, training_split, write_model_card
 
 # Training defaults of the LSTM where they differ from the transformer's (DrQA: Adamax, lr 2e-3).
 LSTM_TRAIN_DEFAULTS: dict[str, Any] = {
@@ -47,7 +46,7 @@ def adamax_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optim
     return torch.optim.Adamax(params, lr=config.learning_rate, weight_decay=config.weight_decay)
 
 
-LSTM = SpanModelKind("lstm", save_checkpoint, LSTMReader, adamax_optimizer)
+LSTM = SpanModelKind("lstm", save_checkpoint, load_checkpoint, LSTMReader, adamax_optimizer)
 
 
 def lstm_configs(overrides: Mapping[str, Any] | None = None) -> tuple[TrainConfig, LSTMConfig]:
@@ -110,19 +109,10 @@ def train_lstm_reader(
     base_name = f"BiLSTM reader over {inputs} of {base_model.name}"
     if config.init:
         base_name += f", trained further from {config.init}"
-    started = time.monotonic()
-    best_dir, state = train_span_model(
-        model=model, tokenizer=tokenizer, base_model=base_name, train_examples=train,
-        validation_examples=validation, run_dir=run_dir, config=config, resume=resume, log=log,
-        progress_factory=progress_factory, kind=LSTM,
-    )
-    exported = export_best(best_dir=best_dir, run_dir=run_dir, out_dir=out_dir, load=load_checkpoint,
-                           save=save_checkpoint, reader_class=LSTMReader, config=config,
-                           validation=validation, test=test, log=log,
-                           inference_precision=reader_spec(reader).precision, kind=LSTM)
-    card = model_card(reader=reader, base_model=base_name, exported=exported, dataset=dataset,
-                      split=(train, validation, test), hyper_parameters=run_config, state=state,
-                      started=started)
+    card, exported = train_and_export(reader=reader, kind=LSTM, model=model, tokenizer=tokenizer, base_name=base_name,
+                                      dataset=dataset, split=(train, validation, test), config=config,
+                                      hyper_parameters=run_config, run_dir=run_dir, out_dir=out_dir, resume=resume,
+                                      log=log, progress_factory=progress_factory)
     card["trainable_parameters"] = sum(p.numel() for p in exported.model.parameters() if p.requires_grad)
     write_model_card(out_dir, card)
     return card

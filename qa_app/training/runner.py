@@ -29,10 +29,10 @@ from qa_app.data.squad_v1_train import TRAIN_V1_MD5, WHEEL_MEMBER, WHEEL_REQUIRE
 from qa_app.errors import ConfigError, DatasetError
 from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
 from qa_app.readers.inference import autocast_bf16
-from qa_app.readers.registry import load_span_checkpoint
+from qa_app.readers.registry import load_span_checkpoint, reader_spec
 from qa_app.training.bases import default_cache_dir
 from qa_app.training.distillation import teacher_names
-from qa_app.training.loop import tune_on_validation
+from qa_app.training.loop import SpanModelKind, train_span_model, tune_on_validation
 from qa_app.training.mix import MixConfig, build_training_mix
 
 
@@ -110,16 +110,36 @@ SHIPPING_PRECISIONS = ("int8", "float16")  # smallest first; float32 ships when 
 PRECISION_TOLERANCE_F1 = 0.2  # a smaller precision ships when it loses less validation F1 than this
 
 
+def train_and_export(
+    *, reader: str, kind: SpanModelKind, model: Any, tokenizer: Any, base_name: str, dataset: SquadDataset,
+    split: tuple[list[Any], list[Any], list[Any]], config: Any, hyper_parameters: dict[str, Any], run_dir: Path,
+    out_dir: Path, resume: bool, log: Callable[[str], None], progress_factory: Callable[..., Any] | None,
+) -> tuple[dict[str, Any], _Exported]:
+    """Train (qa_app/training/loop.py), export the best epoch to out_dir (export_best); the model card's
+    contents and what was exported. Every reader's trainer ends here."""
+    train, validation, test = split
+    started = time.monotonic()
+    best_dir, state = train_span_model(
+        model=model, tokenizer=tokenizer, base_model=base_name, train_examples=train,
+        validation_examples=validation, run_dir=run_dir, config=config, resume=resume, log=log,
+        progress_factory=progress_factory, kind=kind,
+    )
+    exported = export_best(best_dir=best_dir, run_dir=run_dir, out_dir=out_dir, config=config, validation=validation,
+                           test=test, log=log, kind=kind, inference_precision=reader_spec(reader).precision)
+    card = model_card(reader=reader, base_model=base_name, exported=exported, dataset=dataset, split=split,
+                      hyper_parameters=hyper_parameters, state=state, started=started)
+    return card, exported
+
+
 def export_best(
-    *, best_dir: Path, run_dir: Path, out_dir: Path, load: Callable[[Path], Any], save: Callable[..., Any],
-    reader_class: Any, config: Any, validation: list[Any], test: list[Any], log: Callable[[str], None], kind: Any,
-    inference_precision: str,
+    *, best_dir: Path, run_dir: Path, out_dir: Path, config: Any, validation: list[Any], test: list[Any],
+    log: Callable[[str], None], kind: SpanModelKind, inference_precision: str,
 ) -> _Exported:
     """Ship the best epoch: its no-answer threshold tuned again on validation with the current rule,
     stored in the smallest precision that costs < PRECISION_TOLERANCE_F1 on validation, scored once
     on test, saved to out_dir."""
     bf16 = autocast_bf16(inference_precision)  # tune and score at the precision the shipped reader runs at
-    best_model, best_tok, best_settings = load(best_dir)
+    best_model, best_tok, best_settings = kind.load_checkpoint(best_dir)
     best_settings, tuned = tune_on_validation(best_model, best_tok, best_settings, validation, config.eval_batch_size,
                                               bf16, kind=kind)
     log(f"threshold {best_settings.null_threshold:.3f}, answerability weight {best_settings.answerability_weight}: "
@@ -130,9 +150,9 @@ def export_best(
     chosen, precision = best_model, "float32"
     for candidate in SHIPPING_PRECISIONS:
         stored_dir = run_dir / f"best-{candidate}"
-        save(best_model, best_tok, best_settings, stored_dir, precision=candidate)
-        stored_model, _, _ = load(stored_dir)
-        reader = reader_class.from_model(stored_model, best_tok, best_settings, config=reader_cfg, bf16=bf16)
+        kind.save_checkpoint(best_model, best_tok, best_settings, stored_dir, precision=candidate)
+        stored_model, _, _ = kind.load_checkpoint(stored_dir)
+        reader = kind.reader_class.from_model(stored_model, best_tok, best_settings, config=reader_cfg, bf16=bf16)
         val_scores[candidate] = score_gold(validation, gold_predictions(validation, read_gold(reader, validation)))
         log(f"validation F1 float32 {tuned['f1']:.2f}, {candidate} {val_scores[candidate]['f1']:.2f}")
         if tuned["f1"] - val_scores[candidate]["f1"] < PRECISION_TOLERANCE_F1:
@@ -142,11 +162,11 @@ def export_best(
     test_scores: dict[str, Any] = {}
     if test:
         log(f"scoring the best epoch on the {len(test)} test questions (reported, never tuned on) ...")
-        reader = reader_class.from_model(chosen, best_tok, best_settings, config=reader_cfg, bf16=bf16)
+        reader = kind.reader_class.from_model(chosen, best_tok, best_settings, config=reader_cfg, bf16=bf16)
         test_scores = score_gold(test, gold_predictions(test, read_gold(reader, test)))
     if out_dir.exists():
         shutil.rmtree(out_dir)
-    save(chosen, best_tok, best_settings, out_dir, precision=precision)
+    kind.save_checkpoint(chosen, best_tok, best_settings, out_dir, precision=precision)
     return _Exported(chosen, best_settings, precision, bf16, val_scores, test_scores)
 
 

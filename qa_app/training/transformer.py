@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,8 +22,8 @@ from qa_app.readers.registry import reader_spec
 from qa_app.readers.span_model import build_from_base, load_checkpoint, save_checkpoint
 from qa_app.readers.transformer import TransformerReader
 from qa_app.training.bases import resolve_base
-from qa_app.training.loop import SpanModelKind, TrainConfig, seed_everything, train_span_model
-from qa_app.training.runner import export_best, model_card, model_from_init, training_split, write_model_card
+from qa_app.training.loop import SpanModelKind, TrainConfig, seed_everything
+from qa_app.training.runner import model_from_init, train_and_export, training_split, write_model_card
 
 
 def adamw_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -37,7 +36,7 @@ def adamw_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimi
 
 
 
-TRANSFORMER = SpanModelKind("transformer", save_checkpoint, TransformerReader, adamw_optimizer)
+TRANSFORMER = SpanModelKind("transformer", save_checkpoint, load_checkpoint, TransformerReader, adamw_optimizer)
 
 
 def train_transformer_reader(
@@ -57,18 +56,9 @@ def train_transformer_reader(
         model, base_name = build_from_base(base_model.path), base_model.name
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2), encoding="utf-8")
-    started = time.monotonic()
-    best_dir, state = train_span_model(
-        model=model, tokenizer=tokenizer, base_model=base_name, train_examples=train,
-        validation_examples=validation, run_dir=run_dir, config=config, resume=resume, log=log,
-        progress_factory=progress_factory, kind=TRANSFORMER,
-    )
-    exported = export_best(best_dir=best_dir, run_dir=run_dir, out_dir=out_dir, load=load_checkpoint,
-                           save=save_checkpoint, reader_class=TransformerReader, config=config,
-                           validation=validation, test=test, log=log,
-                           inference_precision=reader_spec(reader).precision, kind=TRANSFORMER)
-    card = model_card(reader=reader, base_model=base_name, exported=exported, dataset=dataset,
-                      split=(train, validation, test), hyper_parameters=dataclasses.asdict(config), state=state,
-                      started=started)
+    card, _ = train_and_export(reader=reader, kind=TRANSFORMER, model=model, tokenizer=tokenizer, base_name=base_name,
+                               dataset=dataset, split=(train, validation, test), config=config,
+                               hyper_parameters=dataclasses.asdict(config), run_dir=run_dir, out_dir=out_dir,
+                               resume=resume, log=log, progress_factory=progress_factory)
     write_model_card(out_dir, card)
     return card
