@@ -100,3 +100,9 @@ def test_a_tiny_checkpoint_loads_through_the_registry_by_its_kind(tmp_path: Path
     assert type(load_span_checkpoint(tmp_path / "l")[0]).__name__ == "LSTMSpanModel"
     with pytest.raises(ModelNotFoundError):
         load_span_checkpoint(tmp_path)
+
+
+def test_every_trained_reader_has_a_quality_floor_in_the_slow_tier() -> None:
+    from tests.slow.test_reader_quality import FLOORS
+
+    assert set(FLOORS) == {spec.name for spec in READERS if spec.needs_checkpoint}
