@@ -7,20 +7,14 @@ The reader still reads the question as asked; only retrieval uses the expanded q
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Sequence
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+from qa_app.text import content_words, words
+
 _LEANING = frozenset(
     "he she it they him her his hers its their theirs them this that these those there then "
     "former latter one ones same other another second first".split()
-)
-_STOP = frozenset(
-    "a an the of in on at to for by with from and or is are was were be been being what which who whom "
-    "whose when where why how did do does done this that these those it its as into than then there "
-    "their they he she his her we you i me my our your about also any some much many can could would "
-    "should will shall may might must has have had not no yes so if but".split()
 )
 MIN_CONTENT_WORDS = 3
 
@@ -31,21 +25,13 @@ class Turn:
     answer: str = ""
 
 
-def content_words(text: str) -> list[str]:
-    seen: list[str] = []
-    for word in _WORD.findall(text.lower()):
-        if word not in _STOP and word not in seen:
-            seen.append(word)
-    return seen
-
-
 def leans_on_history(question: str) -> bool:
-    words = _WORD.findall(question.lower())
-    if not words:
+    tokens = words(question)
+    if not tokens:
         return False
-    if words[0] in ("and", "also", "what about", "how about") or question.lower().startswith(("what about", "how about")):
+    if tokens[0] in ("and", "also", "what about", "how about") or question.lower().startswith(("what about", "how about")):
         return True
-    if any(w in _LEANING for w in words):
+    if any(w in _LEANING for w in tokens):
         return True
     return len(content_words(question)) < MIN_CONTENT_WORDS
 

@@ -37,10 +37,6 @@ class Pipeline:
         self._reader = reader
         self._options = options
 
-    @property
-    def reader_name(self) -> str:
-        return self._reader.name
-
     def ask(self, question: str, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
         question = clean_question(question)
         timings: dict[str, float] = {}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from qa_app.conversation import Turn, content_words, leans_on_history, retrieval_query
+from qa_app.conversation import Turn, leans_on_history, retrieval_query
+from qa_app.text import content_words
 
 HISTORY = [Turn(question="Where does the Rhine river rise?", answer="in the Swiss Alps")]
 
@@ -60,3 +61,9 @@ def test_deterministic() -> None:
 
 def test_content_words_drop_stop_words_and_repeats_in_order() -> None:
     assert content_words("The river, the RIVER and the Alps") == ["river", "alps"]
+
+
+def test_content_words_take_another_stop_list() -> None:
+    # the baseline reader passes its own, shorter list and compares the words as a set
+    assert content_words("Can the river not rise?") == ["river", "rise"]
+    assert content_words("Can the river not rise?", frozenset({"the"})) == ["can", "river", "not", "rise"]

@@ -1,29 +1,41 @@
-"""The Evaluate page's data: load questions, run the gold evaluation, shape results for display.
+"""The Evaluate page's data: load questions, run an evaluation, shape results for display.
 
 Scoring is `qa_app.evaluation` (official SQuAD v2.0 semantics); this module calls it and turns the
-report and per-question predictions into rows, chart tables, comparisons and a JSON download.
+typed report and per-question predictions (`qa_app.evaluation.results`) into rows, chart tables,
+comparisons and a JSON download.
 `outcome_category` labels one prediction for the filterable table from the `cause` every
-prediction row carries. No Streamlit import.
+prediction row carries. `run_collection` scores a question file (CSV, JSONL or SQuAD JSON) over the
+current collection through `qa_app.evaluation.collection`. No Streamlit import.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Literal, Mapping, Sequence, cast, get_args
 
 from qa_app.data.squad import QAExample, SquadDataset
+from qa_app.evaluation.results import CollectionReport, CollectionRow, EvalReport, GoldRow, OpenRow, RetrievalScores
 
-OPEN_BOOK_MODULE = "qa_app.evaluation.open_book"
 CATEGORIES = ("correct", "retrieval miss", "reader miss", "wrong abstention", "false answer")
 OPEN_CORPORA = {"test": "the articles of the evaluated split", "all": "every article of the file"}
-METRIC_KEYS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1", "best_exact", "best_f1")
-_GROUPS = (("overall", ""), ("HasAns", "HasAns_"), ("NoAns", "NoAns_"))
+MODE_NOTE = ("Gold mode reads each question against its own paragraph. Open-book mode indexes whole articles as "
+             "long documents (once; cached under the data directory), then retrieves and reads like the Ask page, "
+             "and attributes each error to retrieval or the reader.")
+MetricKey = Literal["exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1", "best_exact", "best_f1"]
+METRIC_KEYS: tuple[MetricKey, ...] = get_args(MetricKey)
+_COUNT_KEYS: tuple[Literal["questions", "questions_per_s"], ...] = ("questions", "questions_per_s")
+_RETRIEVAL_KEYS = RetrievalScores.__required_keys__ | RetrievalScores.__optional_keys__
+QUESTION_FILE_TYPES = ["csv", "jsonl", "json"]
+MY_DOCUMENTS = "My documents: a question file (CSV, JSONL or JSON)"
+COLLECTION_NOTE = ("Each question is asked like on the Ask page, over the documents of the current collection; a "
+                   "follow-up (`follows`) with the conversation of the question it follows. A question file is CSV or "
+                   "JSONL (id, question, answers, source, page, follows) or SQuAD JSON.")
+Report = EvalReport | CollectionReport
+Row = GoldRow | OpenRow | CollectionRow
 
 
 @dataclass(frozen=True)
@@ -31,27 +43,9 @@ class EvalRun:
     """One finished evaluation: the stamped report, per-question rows and their paragraphs."""
 
     label: str
-    report: Mapping[str, Any]
-    rows: tuple[Mapping[str, Any], ...]  # predictions with "category" and "gold" added
+    report: Report
+    rows: tuple[Mapping[str, Any], ...]  # predictions with "category", "text" and "gold" added
     examples: Mapping[str, QAExample]  # question id -> example (for the passage view)
-
-
-def open_mode_available(module: str = OPEN_BOOK_MODULE) -> bool:
-    """Whether open-book evaluation (`evaluate_open`) is part of this installation."""
-    if importlib.util.find_spec(module) is None:
-        return False
-    return hasattr(importlib.import_module(module), "evaluate_open")
-
-
-def open_mode_note(module: str = OPEN_BOOK_MODULE) -> str:
-    """What each mode does, and why open-book mode cannot be chosen when it cannot."""
-    gold = "Gold mode reads each question against its own paragraph."
-    if open_mode_available(module):
-        return (gold + " Open-book mode indexes whole articles as long documents (once; cached under the data "
-                "directory), then retrieves and reads like the Ask page, and attributes each error to retrieval "
-                "or the reader.")
-    return (gold + f" Open-book mode (index whole articles, retrieve, then read) needs `{module}`, "
-            "which is not part of this installation.")
 
 
 def load_builtin(split: str, limit: int | None, seed: int) -> tuple[SquadDataset, list[QAExample]]:
@@ -87,8 +81,7 @@ def run_gold(
 
     report, rows = evaluate_gold(reader, reader_name, dataset, examples, split=split, config_hash=app.settings.hash(),
                                  model=str(checkpoint_dir(app.settings, reader_name)), seed=seed, progress=progress)
-    report = {**report, "dataset": dataset_name}
-    return make_run(report, rows, examples, number)
+    return make_run({**report, "dataset": dataset_name}, rows, examples, number)
 
 
 def _counting(total: int, on_progress: Callable[[int, int], None]) -> Callable[[int], None]:
@@ -117,65 +110,137 @@ def run_open(
     report, rows = evaluate_open(app=app, make_app=make_app, dataset=dataset, examples=examples, split=split,
                                  corpus=corpus, reader_name=reader_name,
                                  model=str(checkpoint_dir(app.settings, reader_name)), seed=seed, progress=progress)
-    report = {**report, "dataset": dataset_name}
-    return make_run(report, rows, examples, number)
+    return make_run({**report, "dataset": dataset_name}, rows, examples, number)
 
 
-def make_run(report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], examples: Sequence[QAExample],
-             number: int) -> EvalRun:
+def run_collection(
+    app: Any, reader_name: str, data: bytes, name: str, *, limit: int | None, seed: int, number: int,
+    on_progress: Callable[[int, int], None] = lambda done, total: None,
+) -> EvalRun:
+    """Ask the questions of an uploaded question file over the App's collection and score them
+    (`qa_app.evaluation.collection`; DatasetError for a bad file, QAError for an empty collection)."""
+    from qa_app.data.questions import parse_questions, sample_questions
+    from qa_app.evaluation.collection import evaluate_collection
+    from qa_app.wiring import checkpoint_dir
+
+    dataset = parse_questions(data, name)
+    questions = sample_questions(dataset.questions, limit, seed=seed)
+    report, rows = evaluate_collection(app=app, dataset=dataset, questions=questions, reader_name=reader_name,
+                                       model=str(checkpoint_dir(app.settings, reader_name)), seed=seed,
+                                       progress=_counting(len(questions), on_progress))
+    return make_run(report, rows, [], number)
+
+
+def make_run(report: Report, rows: Sequence[Row], examples: Sequence[QAExample], number: int) -> EvalRun:
     by_id = {e.id: e for e in examples}
     full = tuple({**row, "category": outcome_category(row), "text": prediction_of(row),
-                  "gold": [a.text for a in by_id[row["id"]].answers] if row["id"] in by_id else []} for row in rows)
+                  "gold": gold_of(row, by_id)} for row in rows)
     label = (f"#{number} {report.get('reader', '?')} · {report.get('mode', '?')} · "
-             f"{PurePath(str(report.get('dataset', ''))).name} {report.get('split', '')} · {len(rows)} questions")
-    return EvalRun(label=label, report=dict(report), rows=full, examples=by_id)
+             f"{PurePath(str(report.get('dataset', ''))).name} {_where_run(report)} · {len(rows)} questions")
+    return EvalRun(label=label, report=report.copy(), rows=full, examples=by_id)
 
 
-def prediction_of(row: Mapping[str, Any]) -> str:
-    """The answer given ("" = abstained): gold rows call it "text", open-book rows "prediction"."""
-    return str(row.get("text", row.get("prediction", "")))
+def _where_run(report: Report) -> str:
+    """The split a SQuAD-format run scored, or the collection a run over the user's documents asked."""
+    if report.get("mode") == "collection":
+        return str(report.get("collection", ""))
+    return str(report.get("split", ""))
 
 
-def outcome_category(row: Mapping[str, Any]) -> str:
+def gold_of(row: Row, examples: Mapping[str, QAExample]) -> list[str]:
+    """The expected answers of a row: its own "golds" (open-book, collection) or its example's."""
+    if "golds" in row:
+        return list(row["golds"])
+    return [a.text for a in examples[row["id"]].answers] if row["id"] in examples else []
+
+
+def prediction_of(row: Row) -> str:
+    """The answer given ("" = abstained): gold rows call it "text", open-book and collection rows "prediction"."""
+    return row["text"] if "text" in row else row["prediction"]
+
+
+def outcome_category(row: Row) -> str:
     """Display label of one prediction: its `cause` from qa_app.evaluation (gold and open-book)."""
-    return str(row["cause"]).replace("_", " ")
+    return row["cause"].replace("_", " ")
 
 
-def metric_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+def metric_rows(report: Report) -> list[dict[str, Any]]:
     """EM and F1 (percent) overall, on answerable and on unanswerable questions."""
-    rows = []
-    for group, prefix in _GROUPS:
-        if f"{prefix}exact" in report:
-            rows.append({"questions": group, "EM": report[f"{prefix}exact"], "F1": report[f"{prefix}f1"],
-                         "count": report.get(f"{prefix}total", report.get("questions"))})
+    count = report.get("questions")
+    rows = [{"questions": "overall", "EM": report["exact"], "F1": report["f1"], "count": report.get("total", count)}]
+    if "HasAns_exact" in report:
+        rows.append({"questions": "HasAns", "EM": report["HasAns_exact"], "F1": report["HasAns_f1"],
+                     "count": report.get("HasAns_total", count)})
+    if "NoAns_exact" in report:
+        rows.append({"questions": "NoAns", "EM": report["NoAns_exact"], "F1": report["NoAns_f1"],
+                     "count": report.get("NoAns_total", count)})
     return rows
 
 
-def retrieval_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+def retrieval_rows(report: Report) -> list[dict[str, Any]]:
     """Retrieval figures of an open-book report (recall@k and MRR, over windows and raw hits); empty
     for gold mode."""
-    return [{"metric": k, "value": v} for k, v in report.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)
-            and (k.startswith(("recall@", "hit_recall@")) or k in ("mrr", "hit_mrr"))]
+    return [{"metric": k, "value": v} for k, v in report.items() if k in _RETRIEVAL_KEYS]
 
 
-def latency_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+def collection_rows(report: Report) -> list[dict[str, Any]]:
+    """The figures only a run over the user's documents has: page@1 and source@1 (share of the
+    answerable questions naming a page / document whose top answer cites it), abstention, and EM/F1 of
+    follow-up turns. Empty for other runs."""
+    if report.get("mode") != "collection" or "abstention" not in report:
+        return []
+    report = cast(CollectionReport, report)
+    rows: list[dict[str, Any]] = []
+    if "page@1" in report:
+        rows.append({"metric": "page@1", "value": f"{report['page@1']:.1%}", "questions": report.get("page_questions", 0)})
+    if "source@1" in report:
+        rows.append({"metric": "source@1", "value": f"{report['source@1']:.1%}",
+                     "questions": report.get("source_questions", 0)})
+    a = report["abstention"]
+    rows.append({"metric": "not found on unanswerable (right)", "value": f"{a['abstained_on_unanswerable']:.1%}",
+                 "questions": a["unanswerable"]})
+    rows.append({"metric": "not found on answerable (wrong)", "value": f"{a['abstained_on_answerable']:.1%}",
+                 "questions": a["answerable"]})
+    if "follow_ups" in report:
+        f = report["follow_ups"]
+        rows.append({"metric": "follow-ups EM / F1", "value": f"{f['exact']:.1f} / {f['f1']:.1f}", "questions": f["total"]})
+    return rows
+
+
+def download_name(report: Report) -> str:
+    return f"evaluation-{report.get('reader', 'reader')}-{_where_run(report)}.json"
+
+
+def latency_rows(report: Report) -> list[dict[str, Any]]:
     """Per-stage latency (p50/p95 ms) when the report has it, else the mean time per question."""
     stages = report.get("latency_ms")
-    if isinstance(stages, Mapping) and stages:
-        return [{"stage": name, **{k: v for k, v in values.items() if isinstance(v, (int, float))}}
-                for name, values in stages.items() if isinstance(values, Mapping)]
-    questions = report.get("questions") or 0
-    seconds = report.get("seconds")
-    if not questions or seconds is None:
+    if stages:
+        return [{"stage": name, **values} for name, values in stages.items()]
+    if not report["questions"]:
         return []
-    return [{"stage": "read (mean per question)", "ms": round(1000.0 * float(seconds) / questions, 2)}]
+    return [{"stage": "read (mean per question)", "ms": round(1000.0 * report["seconds"] / report["questions"], 2)}]
 
 
 def question_rows(run: EvalRun) -> list[dict[str, Any]]:
-    return [{"id": r["id"], "category": r["category"], "question": r.get("question", ""),
+    rows = [{"id": r["id"], "category": r["category"], "question": r.get("question", ""),
              "prediction": r["text"], "gold": " | ".join(r.get("gold", [])) or "(no answer)",
              "F1": round(float(r.get("f1", 0.0)), 3), "no-answer score": r.get("na_score")} for r in run.rows]
+    if run.report.get("mode") == "collection":  # where the answer should be and what the top answer cited
+        for row, r in zip(rows, run.rows):
+            row.update({"follows": r.get("follows") or "", "expected": _where(r.get("expected_source"), r.get("expected_page")),
+                        "cited": _where(r.get("cited_source"), r.get("cited_page")),
+                        "source ok": _hit(r.get("source_hit")), "page ok": _hit(r.get("page_hit"))})
+    return rows
+
+
+def _where(source: str | None, page: int | None) -> str:
+    if not source and page is None:
+        return ""
+    return (source or "?") + (f", p. {page}" if page is not None else "")
+
+
+def _hit(value: bool | None) -> str:
+    return "" if value is None else ("yes" if value else "no")
 
 
 def filter_rows(rows: Sequence[Mapping[str, Any]], categories: Sequence[str], text: str = "") -> list[Mapping[str, Any]]:
@@ -234,15 +299,15 @@ def results_json(run: EvalRun) -> str:
 
 
 def compare_metric_rows(a: EvalRun, b: EvalRun) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key in METRIC_KEYS:
         if key in a.report and key in b.report:
             va, vb = float(a.report[key]), float(b.report[key])
             rows.append({"metric": key, "A": round(va, 2), "B": round(vb, 2), "B - A": round(vb - va, 2)})
-    for key in ("questions", "questions_per_s"):
-        if key in a.report and key in b.report:
-            rows.append({"metric": key, "A": a.report[key], "B": b.report[key],
-                         "B - A": round(float(b.report[key]) - float(a.report[key]), 2)})
+    for count in _COUNT_KEYS:
+        if count in a.report and count in b.report:
+            rows.append({"metric": count, "A": a.report[count], "B": b.report[count],
+                         "B - A": round(float(b.report[count]) - float(a.report[count]), 2)})
     return rows
 
 

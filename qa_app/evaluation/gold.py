@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 from qa_app.data.squad import QAExample, gold_answers_by_id
 from qa_app.evaluation.metrics import exact_f1, squad_v2_scores
 from qa_app.evaluation.outcomes import attribute
+from qa_app.evaluation.results import GoldRow, Outcome
 from qa_app.types import ReaderResult, Window
 
 
@@ -21,7 +22,7 @@ class GoldPrediction:
     exact: int
     f1: float
     has_answer: bool
-    cause: str  # "correct" or why not (qa_app.evaluation.outcomes.attribute); gold mode: the window holds the gold
+    cause: Outcome  # "correct" or why not (qa_app.evaluation.outcomes.attribute); gold mode: the window holds the gold
 
 
 def paragraph_window(example: QAExample) -> Window:
@@ -59,12 +60,19 @@ def score_gold(examples: Sequence[QAExample], preds: Sequence[GoldPrediction]) -
     golds = gold_answers_by_id(examples)
     final = squad_v2_scores(golds, {p.id: p.text for p in preds})
     forced = squad_v2_scores(golds, {p.id: p.forced_text for p in preds},
-                             na_probs={p.id: _finite(p.na_score) for p in preds}, na_prob_thresh=float("inf"))
+                             na_probs={p.id: finite(p.na_score) for p in preds}, na_prob_thresh=float("inf"))
     for key in ("best_exact", "best_exact_thresh", "best_f1", "best_f1_thresh"):
         final[key] = forced[key]
     final["HasAns_f1_forced"] = forced.get("HasAns_f1", 0.0)
     return final
 
 
-def _finite(x: float) -> float:
+def gold_row(p: GoldPrediction) -> GoldRow:
+    """One prediction as the JSON row a gold run returns (the dataclass fields, in order)."""
+    return {"id": p.id, "question": p.question, "text": p.text, "forced_text": p.forced_text, "na_score": p.na_score,
+            "exact": p.exact, "f1": p.f1, "has_answer": p.has_answer, "cause": p.cause}
+
+
+def finite(x: float) -> float:
+    """`x` clipped to +-1e6: a no-answer score that JSON and threshold sweeps can hold."""
     return max(min(x, 1e6), -1e6)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping, Sequence
 
+from qa_app.evaluation.results import LatencySummary
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0..100) with linear interpolation between ranks (numpy's default).
@@ -26,7 +28,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     return data[low] + (data[high] - data[low]) * (position - low)
 
 
-def summarize(values: Sequence[float]) -> dict[str, float]:
+def summarize(values: Sequence[float]) -> LatencySummary:
     """p50, p95 and mean, rounded to 0.1 ms (NaN-free: an empty list gives zeros)."""
     if not values:
         return {"p50": 0.0, "p95": 0.0, "mean": 0.0}
@@ -34,7 +36,7 @@ def summarize(values: Sequence[float]) -> dict[str, float]:
             "mean": round(sum(values) / len(values), 1)}
 
 
-def stage_latencies(timings: Iterable[Mapping[str, float]]) -> dict[str, dict[str, float]]:
+def stage_latencies(timings: Iterable[Mapping[str, float]]) -> dict[str, LatencySummary]:
     """Per stage (the keys found in the timings, in first-seen order): p50, p95 and mean in ms."""
     by_stage: dict[str, list[float]] = {}
     for row in timings:

@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, get_args
 
 from indexing.loaders import document_id
 from qa_app.config import ChunkingConfig, Settings
@@ -40,16 +40,30 @@ from qa_app.data.squad import (
     split_examples,
 )
 from qa_app.errors import ConfigError, DatasetError, QuestionError
-from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
+from qa_app.evaluation.gold import finite, gold_predictions, read_gold, score_gold
 from qa_app.evaluation.latency import stage_latencies, summarize
 from qa_app.evaluation.metrics import exact_f1, squad_v2_scores
 from qa_app.evaluation.outcomes import attribute
+from qa_app.evaluation.results import (
+    CompareEntry,
+    ErrorShares,
+    EvalReport,
+    GoldSameQuestions,
+    LatencySummary,
+    OpenRow,
+    OpenSummary,
+    Outcome,
+    RecallCurve,
+    RetrievalScores,
+    TypeScores,
+    WindowStats,
+    report_scores,
+)
+from qa_app.retrieval.windows import estimate_tokens
 from qa_app.types import Answer, Chunk, Document, Hit
 
 OPEN_TOP_K = 10  # retrieval depth of an open-book run: recall@10 needs at least 10 ranked hits
-RECALL_KS = (1, 5, 10)
 CORPORA = ("test", "all")
-CAUSES = ("retrieval_miss", "reader_miss", "wrong_abstention", "false_answer")
 QUESTION_TYPES = ("what", "who", "when", "where", "why", "how", "which", "other")
 _WH_WORDS = {"what": "what", "who": "who", "whom": "who", "whose": "who", "when": "when", "where": "where",
              "why": "why", "how": "how", "which": "which"}
@@ -86,7 +100,7 @@ class OpenRecord:
     exact: int
     f1: float
     na_score: float | None  # higher = more sure there is no answer (-no_answer_margin, clipped)
-    cause: str  # "correct" or one of CAUSES
+    cause: Outcome  # "correct" or why not (qa_app.evaluation.outcomes.attribute)
     window_position: int | None  # 1-based position of the first window holding a gold span
     hit_position: int | None  # the same over raw retriever hits expanded to their initial window
     windows: int
@@ -233,7 +247,7 @@ def answer_questions(
         records.append(OpenRecord(
             id=example.id, question=example.question, qtype=question_type(example.question),
             golds=tuple(example.answer_texts), has_answer=not example.is_impossible, prediction=answer.text,
-            exact=exact, f1=f1, na_score=None if margin is None else _finite(-margin),
+            exact=exact, f1=f1, na_score=None if margin is None else finite(-margin),
             cause=attribute(has_answer=not example.is_impossible, exact=exact, answered=answer.found,
                             gold_in_windows=window_pos is not None),
             window_position=window_pos, hit_position=hit_pos, windows=len(answer.windows),
@@ -248,7 +262,7 @@ def answer_questions(
     return records
 
 
-def summarize_records(records: Sequence[OpenRecord]) -> dict[str, Any]:
+def summarize_records(records: Sequence[OpenRecord]) -> OpenSummary:
     """Metrics of one run: SQuAD v2 scores, retrieval, errors, latency, window behaviour, by type."""
     if not records:
         raise DatasetError("no questions to evaluate")
@@ -258,44 +272,51 @@ def summarize_records(records: Sequence[OpenRecord]) -> dict[str, Any]:
     known = all(v is not None for v in na.values())
     # thresh=inf: the reader's own decision stands; na_probs only feed the best_* sweep
     scores = squad_v2_scores(golds, preds, na_probs=na if known else None, na_prob_thresh=float("inf"))  # type: ignore[arg-type]
-    out: dict[str, Any] = {k: _round(v) for k, v in scores.items()}
     answerable = [r for r in records if r.has_answer]
     window_pos = [r.window_position for r in answerable]
     hit_pos = [r.hit_position for r in answerable]
-    for k in RECALL_KS:
-        out[f"recall@{k}"] = round(recall_at(window_pos, k), 4)
-    out["mrr"] = round(mean_reciprocal_rank(window_pos), 4)
-    for k in RECALL_KS:
-        out[f"hit_recall@{k}"] = round(recall_at(hit_pos, k), 4)
-    out["hit_mrr"] = round(mean_reciprocal_rank(hit_pos), 4)
     ks = list(range(1, OPEN_TOP_K + 1))
-    out["recall_curve"] = {"k": ks, "windows": [round(recall_at(window_pos, k), 4) for k in ks],
-                           "hits": [round(recall_at(hit_pos, k), 4) for k in ks]}
-    out["answerable_questions"] = len(answerable)
-    out["errors"] = error_shares(records)
-    out["latency_ms"] = latency(records)
-    out["window"] = window_stats(records)
-    out["by_question_type"] = by_question_type(records)
-    out["noans_note"] = NOANS_NOTE
-    return out
+    curve: RecallCurve = {"k": ks, "windows": [round(recall_at(window_pos, k), 4) for k in ks],
+                          "hits": [round(recall_at(hit_pos, k), 4) for k in ks]}
+    return {
+        **report_scores(scores), **retrieval_scores(window_pos, hit_pos), "recall_curve": curve,
+        "answerable_questions": len(answerable), "errors": error_shares(records), "latency_ms": latency(records),
+        "window": window_stats(records), "by_question_type": by_question_type(records), "noans_note": NOANS_NOTE,
+    }
 
 
-def error_shares(records: Sequence[OpenRecord]) -> dict[str, Any]:
+def retrieval_scores(window_pos: Sequence[int | None], hit_pos: Sequence[int | None]) -> RetrievalScores:
+    """recall@1/5/10 and MRR over the windows the reader was given, then over the raw hits."""
+    return {
+        "recall@1": round(recall_at(window_pos, 1), 4), "recall@5": round(recall_at(window_pos, 5), 4),
+        "recall@10": round(recall_at(window_pos, 10), 4), "mrr": round(mean_reciprocal_rank(window_pos), 4),
+        "hit_recall@1": round(recall_at(hit_pos, 1), 4), "hit_recall@5": round(recall_at(hit_pos, 5), 4),
+        "hit_recall@10": round(recall_at(hit_pos, 10), 4), "hit_mrr": round(mean_reciprocal_rank(hit_pos), 4),
+    }
+
+
+def error_shares(records: Sequence[OpenRecord]) -> ErrorShares:
     """Share of the wrong answers by cause (shares add up to 1 when there are errors)."""
     counts = collections.Counter(r.cause for r in records if r.cause != "correct")
     total = sum(counts.values())
-    shares: dict[str, Any] = {c: round(counts[c] / total, 4) if total else 0.0 for c in CAUSES}
+
+    def share(count: int) -> float:
+        return round(count / total, 4) if total else 0.0
+
     return {"total": total, "share_of_questions": round(total / len(records), 4) if records else 0.0,
-            **shares, "counts": {c: counts[c] for c in CAUSES}}
+            "retrieval_miss": share(counts["retrieval_miss"]), "reader_miss": share(counts["reader_miss"]),
+            "wrong_abstention": share(counts["wrong_abstention"]), "false_answer": share(counts["false_answer"]),
+            "counts": {"retrieval_miss": counts["retrieval_miss"], "reader_miss": counts["reader_miss"],
+                       "wrong_abstention": counts["wrong_abstention"], "false_answer": counts["false_answer"]}}
 
 
-def latency(records: Sequence[OpenRecord]) -> dict[str, dict[str, float]]:
+def latency(records: Sequence[OpenRecord]) -> dict[str, LatencySummary]:
     stages = stage_latencies(r.timings_ms for r in records)
     stages["end_to_end"] = summarize([r.end_to_end_ms for r in records])
     return stages
 
 
-def window_stats(records: Sequence[OpenRecord]) -> dict[str, Any]:
+def window_stats(records: Sequence[OpenRecord]) -> WindowStats:
     n = len(records)
     tokens = [float(r.tokens_read) for r in records]
     return {
@@ -307,8 +328,8 @@ def window_stats(records: Sequence[OpenRecord]) -> dict[str, Any]:
     }
 
 
-def by_question_type(records: Sequence[OpenRecord]) -> dict[str, dict[str, float]]:
-    out = {}
+def by_question_type(records: Sequence[OpenRecord]) -> dict[str, TypeScores]:
+    out: dict[str, TypeScores] = {}
     for qtype in QUESTION_TYPES:
         rows = [r for r in records if r.qtype == qtype]
         if rows:
@@ -317,15 +338,21 @@ def by_question_type(records: Sequence[OpenRecord]) -> dict[str, dict[str, float
     return out
 
 
-def compare_entry(summary: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
-    keys = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "recall@5", "mrr")
-    return {
-        **{k: summary[k] for k in keys if k in summary},
-        "tokens_read_per_question": summary["window"]["tokens_read_per_question"],
-        "growth_steps": summary["window"]["growth_steps"],
-        "latency_ms": {k: summary["latency_ms"][k] for k in ("read", "end_to_end") if k in summary["latency_ms"]},
-        "dynamic": settings.retrieval.dynamic, "window_chunks": settings.retrieval.window_chunks,
-    }
+_CompareKey = Literal["exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "recall@5", "mrr"]
+_COMPARED: tuple[_CompareKey, ...] = get_args(_CompareKey)
+
+
+def compare_entry(summary: OpenSummary, settings: Settings) -> CompareEntry:
+    entry: CompareEntry = {}
+    for key in _COMPARED:
+        if key in summary:
+            entry[key] = summary[key]
+    entry["tokens_read_per_question"] = summary["window"]["tokens_read_per_question"]
+    entry["growth_steps"] = summary["window"]["growth_steps"]
+    entry["latency_ms"] = {k: summary["latency_ms"][k] for k in ("read", "end_to_end") if k in summary["latency_ms"]}
+    entry["dynamic"] = settings.retrieval.dynamic
+    entry["window_chunks"] = settings.retrieval.window_chunks
+    return entry
 
 
 def window_variants(settings: Settings, compare: bool) -> list[tuple[str, Settings]]:
@@ -346,7 +373,7 @@ def evaluate_open(
     *, app: Any, make_app: Callable[[Settings], Any], dataset: SquadDataset, examples: Sequence[QAExample],
     split: str, corpus: str, reader_name: str, model: str, seed: int, compare_windows: bool = False,
     progress: Progress | None = None, log: Log | None = None,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[EvalReport, list[OpenRow]]:
     """Index the corpus (cached), answer every question, and return (report, per-question rows).
 
     `app` is built from the user's settings; the run itself uses `make_app` on those settings
@@ -361,10 +388,10 @@ def evaluate_open(
         log(f"open-book corpus: {len(indices)} articles in {settings.store.data_dir}")
     articles, index_counts = index_articles(run_app.indexer, article_documents(dataset, indices), log)
     spans = ChunkSpans(run_app.store.all_chunks())
-    count_tokens = getattr(run_app.tokenizer, "count_tokens", None) or _estimate_tokens
+    count_tokens = getattr(run_app.tokenizer, "count_tokens", None) or estimate_tokens
     retriever = run_app.retriever()
-    done: dict[Any, tuple[list[OpenRecord], dict[str, Any]]] = {}
-    compare: dict[str, Any] = {}
+    done: dict[Any, tuple[list[OpenRecord], OpenSummary]] = {}
+    compare: dict[str, CompareEntry] = {}
     for name, variant in window_variants(settings, compare_windows):
         if variant.retrieval not in done:
             variant_app = run_app if variant == settings else _variant_app(run_app, variant, reader_name)
@@ -378,7 +405,7 @@ def evaluate_open(
     records, summary = done[settings.retrieval]
     gold = gold_comparison(run_app.reader(reader_name), examples, summary)
     r = settings.retrieval
-    report: dict[str, Any] = {
+    report: EvalReport = {
         **summary,
         "reader": reader_name, "model": model, "mode": "open", "split": split, "corpus": corpus,
         "config_hash": settings.hash(), "dataset": dataset.source, "dataset_sha256": dataset.sha256,
@@ -396,38 +423,38 @@ def evaluate_open(
     return report, [record_row(rec) for rec in records]
 
 
-def gold_comparison(reader: Any, examples: Sequence[QAExample], summary: Mapping[str, Any]) -> dict[str, Any]:
+_GoldKey = Literal["exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact"]
+_GOLD_COMPARED: tuple[_GoldKey, ...] = get_args(_GoldKey)
+
+
+def gold_comparison(reader: Any, examples: Sequence[QAExample], summary: OpenSummary) -> GoldSameQuestions:
     """The same reader on the same questions in gold mode (each read against its own paragraph), and
     open-book HasAns EM as a share of gold-mode HasAns EM."""
-    scores = score_gold(examples, gold_predictions(examples, read_gold(reader, examples)))
-    out: dict[str, Any] = {k: _round(scores[k]) for k in ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact")
-                           if k in scores}
-    if scores.get("HasAns_exact") and "HasAns_exact" in summary:
-        out["open_HasAns_exact_share"] = round(summary["HasAns_exact"] / scores["HasAns_exact"], 4)
+    raw = score_gold(examples, gold_predictions(examples, read_gold(reader, examples)))
+    scores = report_scores(raw)
+    out: GoldSameQuestions = {}
+    for key in _GOLD_COMPARED:
+        if key in scores:
+            out[key] = scores[key]
+    if raw.get("HasAns_exact") and "HasAns_exact" in summary:
+        out["open_HasAns_exact_share"] = round(summary["HasAns_exact"] / raw["HasAns_exact"], 4)
     return out
 
 
-def record_row(record: OpenRecord) -> dict[str, Any]:
-    row = asdict(record)
-    row["golds"] = list(record.golds)
-    row["end_to_end_ms"] = round(record.end_to_end_ms, 1)
-    row["timings_ms"] = {k: round(v, 1) for k, v in record.timings_ms.items()}
-    return row
+def record_row(r: OpenRecord) -> OpenRow:
+    """One record as the JSON row an open-book run returns (the dataclass fields, in order; times
+    rounded to 0.1 ms)."""
+    return {
+        "id": r.id, "question": r.question, "qtype": r.qtype, "golds": list(r.golds), "has_answer": r.has_answer,
+        "prediction": r.prediction, "exact": r.exact, "f1": r.f1, "na_score": r.na_score, "cause": r.cause,
+        "window_position": r.window_position, "hit_position": r.hit_position, "windows": r.windows,
+        "growth_steps": r.growth_steps, "tokens_read": r.tokens_read, "end_to_end_ms": round(r.end_to_end_ms, 1),
+        "timings_ms": {k: round(v, 1) for k, v in r.timings_ms.items()}, "source": r.source,
+        "paragraph": r.paragraph, "gold_source": r.gold_source, "gold_paragraph": r.gold_paragraph,
+    }
 
 
 def _variant_app(app: Any, settings: Settings, reader_name: str) -> Any:
     """The same App class on other retrieval settings, sharing the loaded encoder, store and reader."""
     return type(app)(settings, encoder=app.encoder, tokenizer=app.tokenizer, store=app.store,
                      readers={reader_name: app.reader(reader_name)})
-
-
-def _estimate_tokens(text: str) -> int:
-    return max(1, len(text) // 4)
-
-
-def _finite(x: float) -> float:
-    return max(min(x, 1e6), -1e6)
-
-
-def _round(v: Any) -> Any:
-    return round(v, 4) if isinstance(v, float) else v

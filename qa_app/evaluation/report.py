@@ -5,17 +5,37 @@ curve, a histogram of end-to-end latency and F1 by question type. Tables give th
 metrics, error causes, the fixed vs dynamic window comparison when present, and every failure
 (question, gold, prediction, cause, source). Every text from the data is HTML-escaped.
 
-Takes the report dict and per-question rows `qa_app.evaluation.open_book.evaluate_open` returns;
-computes no metric of its own except the histogram bins.
+Takes the typed report and per-question rows `qa_app.evaluation.open_book.evaluate_open` returns
+(`qa_app.evaluation.results`); computes no metric of its own except the histogram bins.
+`render_collection_report` does the same for a run over the user's own documents
+(`qa_app.evaluation.collection`), with sections for page@1 / source@1, abstention and follow-ups.
 """
 
 from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Literal, Sequence, get_args
 
 from qa_app.evaluation.latency import histogram
+from qa_app.evaluation.results import (
+    CAUSES,
+    CollectionReport,
+    CollectionRow,
+    ErrorShares,
+    EvalReport,
+    LatencySummary,
+    OpenRow,
+    RecallCurve,
+)
+
+_StampKey = Literal["reader", "model", "encoder", "config_hash", "dataset", "dataset_sha256", "seed", "split", "corpus",
+                    "questions", "date", "seconds"]
+_MetricKey = Literal["exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total", "NoAns_exact", "NoAns_f1",
+                     "NoAns_total", "best_exact", "best_f1", "recall@1", "recall@5", "recall@10", "mrr",
+                     "hit_recall@1", "hit_recall@5", "hit_recall@10", "hit_mrr"]
+_STAMP_KEYS: tuple[_StampKey, ...] = get_args(_StampKey)
+_METRIC_KEYS: tuple[_MetricKey, ...] = get_args(_MetricKey)
 
 MAX_FAILURE_ROWS = 1000
 _W, _H = 560, 300
@@ -134,92 +154,98 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _stamps(report: Mapping[str, Any]) -> str:
-    keys = ("reader", "model", "encoder", "config_hash", "dataset", "dataset_sha256", "seed", "split", "corpus",
-            "questions", "date", "seconds")
-    rows = [(k, report[k]) for k in keys if k in report]
-    rows += [(f"retrieval.{k}", v) for k, v in report.get("retrieval", {}).items()]
-    rows += [(f"index.{k}", v) for k, v in report.get("index", {}).items()]
+def _stamps(report: EvalReport) -> str:
+    rows: list[tuple[str, Any]] = [(k, report[k]) for k in _STAMP_KEYS if k in report]
+    if "retrieval" in report:
+        rows += [(f"retrieval.{k}", v) for k, v in report["retrieval"].items()]
+    if "index" in report:
+        rows += [(f"index.{k}", v) for k, v in report["index"].items()]
     return _table(("stamp", "value"), rows)
 
 
-def _metrics(report: Mapping[str, Any]) -> str:
-    keys = ("exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total", "NoAns_exact", "NoAns_f1",
-            "NoAns_total", "best_exact", "best_f1", "recall@1", "recall@5", "recall@10", "mrr",
-            "hit_recall@1", "hit_recall@5", "hit_recall@10", "hit_mrr")
-    rows = [(k, report[k]) for k in keys if k in report]
-    rows += [(f"gold mode, same questions: {k}", v) for k, v in report.get("gold_same_questions", {}).items()]
+def _metrics(report: EvalReport) -> str:
+    rows: list[tuple[str, Any]] = [(k, report[k]) for k in _METRIC_KEYS if k in report]
+    if "gold_same_questions" in report:
+        rows += [(f"gold mode, same questions: {k}", v) for k, v in report["gold_same_questions"].items()]
     return _table(("metric", "value"), rows)
 
 
-def _errors(report: Mapping[str, Any]) -> str:
-    errors = report.get("errors", {})
-    counts = errors.get("counts", {})
-    rows = [(cause, counts.get(cause, 0), errors.get(cause, 0.0)) for cause in counts]
-    return (f"<p>{_e(errors.get('total', 0))} wrong answers "
-            f"({_e(_fmt(100 * errors.get('share_of_questions', 0.0)))}% of the questions).</p>"
+def _errors(report: EvalReport) -> str:
+    return _error_table(report.get("errors"))
+
+
+def _error_table(errors: ErrorShares | None) -> str:
+    total, share, rows = 0, 0.0, []
+    if errors is not None:
+        total, share = errors["total"], errors["share_of_questions"]
+        rows = [(cause, errors["counts"][cause], errors[cause]) for cause in CAUSES]
+    return (f"<p>{_e(total)} wrong answers ({_e(_fmt(100 * share))}% of the questions).</p>"
             + _table(("cause", "count", "share of errors"), rows))
 
 
-def _latency(report: Mapping[str, Any]) -> str:
-    rows = [(stage, v.get("p50", 0.0), v.get("p95", 0.0), v.get("mean", 0.0))
-            for stage, v in report.get("latency_ms", {}).items()]
+def _latency(report: EvalReport) -> str:
+    return _latency_table(report.get("latency_ms", {}))
+
+
+def _latency_table(stages: dict[str, LatencySummary]) -> str:
+    rows = [(stage, v["p50"], v["p95"], v["mean"]) for stage, v in stages.items()]
     return _table(("stage", "p50 ms", "p95 ms", "mean ms"), rows)
 
 
-def _window(report: Mapping[str, Any]) -> str:
-    w = report.get("window", {})
-    tokens = w.get("tokens_read_per_question", {})
-    rows = [("growth steps (total)", w.get("growth_steps", 0)),
-            ("growth steps per question", w.get("growth_steps_per_question", 0.0)),
-            ("share of questions whose window grew", w.get("questions_grown", 0.0)),
-            ("windows per question", w.get("windows_per_question", 0.0)),
-            ("tokens read per question p50", tokens.get("p50", 0.0)),
-            ("tokens read per question p95", tokens.get("p95", 0.0)),
-            ("tokens read per question mean", tokens.get("mean", 0.0))]
-    return _table(("dynamic window", "value"), rows)
+_WINDOW_LABELS = ("growth steps (total)", "growth steps per question", "share of questions whose window grew",
+                  "windows per question", "tokens read per question p50", "tokens read per question p95",
+                  "tokens read per question mean")
 
 
-def _compare(report: Mapping[str, Any]) -> str:
+def _window(report: EvalReport) -> str:
+    values: tuple[float, ...] = (0,) * len(_WINDOW_LABELS)
+    if "window" in report:
+        w = report["window"]
+        tokens = w["tokens_read_per_question"]
+        values = (w["growth_steps"], w["growth_steps_per_question"], w["questions_grown"], w["windows_per_question"],
+                  tokens["p50"], tokens["p95"], tokens["mean"])
+    return _table(("dynamic window", "value"), list(zip(_WINDOW_LABELS, values)))
+
+
+def _compare(report: EvalReport) -> str:
     compare = report.get("compare_windows")
     if not compare:
         return ""
     rows = []
     for name, c in compare.items():
-        tokens = c.get("tokens_read_per_question", {})
-        lat = c.get("latency_ms", {}).get("end_to_end", {})
-        rows.append((name, c.get("exact", 0.0), c.get("f1", 0.0), c.get("HasAns_f1", 0.0), tokens.get("mean", 0.0),
-                     lat.get("p50", 0.0), lat.get("p95", 0.0), c.get("growth_steps", 0)))
+        tokens = c.get("tokens_read_per_question")
+        lat = c.get("latency_ms", {}).get("end_to_end")
+        rows.append((name, c.get("exact", 0.0), c.get("f1", 0.0), c.get("HasAns_f1", 0.0), tokens["mean"] if tokens else 0.0,
+                     lat["p50"] if lat else 0.0, lat["p95"] if lat else 0.0, c.get("growth_steps", 0)))
     return ("<h2>Fixed vs dynamic window (same questions)</h2>"
             + _table(("window", "EM", "F1", "HasAns F1", "tokens read (mean)", "latency p50 ms", "latency p95 ms",
                       "growth steps"), rows))
 
 
-def _failures(rows: Sequence[Mapping[str, Any]], limit: int) -> str:
-    failed = [r for r in rows if r.get("cause", "correct") != "correct"]
+def _failures(rows: Sequence[OpenRow], limit: int) -> str:
+    failed = [r for r in rows if r["cause"] != "correct"]
     shown = failed[:limit]
     table_rows = []
     for r in shown:
-        where = r.get("source") or "-"
-        if r.get("paragraph") is not None:
+        where = r["source"] or "-"
+        if r["paragraph"] is not None:
             where += f" \u00b6{r['paragraph']}"
-        gold = " | ".join(r.get("golds", ())) or "(no answer)"
-        gold += f" [{r.get('gold_source', '')} \u00b6{r.get('gold_paragraph', '')}]"
-        table_rows.append((r.get("id", ""), r.get("question", ""), gold, r.get("prediction") or "(no answer)",
-                           r.get("cause", ""), where, r.get("window_position") or "-", round(r.get("f1", 0.0), 3)))
+        gold = " | ".join(r["golds"]) or "(no answer)"
+        gold += f" [{r['gold_source']} \u00b6{r['gold_paragraph']}]"
+        table_rows.append((r["id"], r["question"], gold, r["prediction"] or "(no answer)",
+                           r["cause"], where, r["window_position"] or "-", round(r["f1"], 3)))
     note = f"<p>{len(failed)} failures" + (f"; the first {limit} are shown" if len(failed) > limit else "") + ".</p>"
     return note + _table(("id", "question", "gold [article \u00b6paragraph]", "prediction", "cause",
                           "cited source \u00b6paragraph", "gold window position", "F1"), table_rows)
 
 
-def render_report(report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], *,
-                  max_failures: int = MAX_FAILURE_ROWS) -> str:
+def render_report(report: EvalReport, rows: Sequence[OpenRow], *, max_failures: int = MAX_FAILURE_ROWS) -> str:
     """The whole report as one HTML string (no scripts, no external resources)."""
-    curve = report.get("recall_curve", {"k": [], "windows": [], "hits": []})
+    curve: RecallCurve = report["recall_curve"] if "recall_curve" in report else {"k": [], "windows": [], "hits": []}
     recall = line_chart("recall-curve", "Retrieval recall@k (answerable questions)", curve["k"],
                         [("windows given to the reader", curve["windows"]), ("raw retriever hits", curve["hits"])],
                         y_max=1.0, x_label="k", y_label="recall")
-    latency = latency_histogram([float(r.get("end_to_end_ms", 0.0)) for r in rows])
+    latency = latency_histogram([r["end_to_end_ms"] for r in rows])
     types = report.get("by_question_type", {})
     f1_bars = [(f"{t} ({v['count']})", float(v["f1"]), f"{t}: F1 {v['f1']:.1f}, EM {v['exact']:.1f} ({v['count']} questions)")
                for t, v in types.items()]
@@ -243,8 +269,120 @@ def render_report(report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], 
     ])
 
 
-def write_report(path: str | Path, report: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> Path:
+def write_report(path: str | Path, report: EvalReport, rows: Sequence[OpenRow]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(render_report(report, rows), encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------- a run over the user's own documents
+
+_CollectionStampKey = Literal["reader", "model", "encoder", "collection", "store", "documents", "dataset", "dataset_sha256",
+                              "format", "config_hash", "seed", "questions", "date", "seconds"]
+_COLLECTION_STAMP_KEYS: tuple[_CollectionStampKey, ...] = get_args(_CollectionStampKey)
+_ScoreKey = Literal["exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total", "NoAns_exact", "NoAns_f1",
+                    "NoAns_total", "best_exact", "best_f1"]
+_SCORE_KEYS: tuple[_ScoreKey, ...] = get_args(_ScoreKey)
+CITATION_NOTE = (
+    "page@1 / source@1: share of the answerable questions naming an expected page (document) whose top answer "
+    "cites that page of the expected document (that document). Saying \"not found\" counts as a miss; the same page "
+    "number in another document is a miss too."
+)
+
+
+def _collection_stamps(report: CollectionReport) -> str:
+    rows: list[tuple[str, Any]] = [(k, report[k]) for k in _COLLECTION_STAMP_KEYS if k in report]
+    rows += [(f"retrieval.{k}", v) for k, v in report["retrieval"].items()]
+    if report.get("unknown_sources"):
+        rows.append(("expected sources not indexed", ", ".join(report.get("unknown_sources", []))))
+    return _table(("stamp", "value"), rows)
+
+
+def _citations(report: CollectionReport) -> str:
+    rows: list[tuple[str, Any, Any]] = []
+    if "page@1" in report:
+        rows.append(("page@1", report["page@1"], report.get("page_questions", 0)))
+    if "source@1" in report:
+        rows.append(("source@1", report["source@1"], report.get("source_questions", 0)))
+    if not rows:
+        return "<p>No question names an expected page or document.</p>"
+    return _table(("citation of the top answer", "share", "questions scored"), rows) + f'<p class="note">{_e(CITATION_NOTE)}</p>'
+
+
+def _abstention(report: CollectionReport) -> str:
+    a = report["abstention"]
+    return _table(("questions", "count", "answered \"not found\""), [
+        ("unanswerable (right to abstain)", a["unanswerable"], a["abstained_on_unanswerable"]),
+        ("answerable (wrong to abstain)", a["answerable"], a["abstained_on_answerable"]),
+    ])
+
+
+def _turns(report: CollectionReport) -> str:
+    if "follow_ups" not in report:
+        return "<p>The file has no follow-up questions.</p>"
+    rows = [(name, s["total"], s["exact"], s["f1"], s.get("HasAns_f1", "-"), s.get("NoAns_exact", "-"))
+            for name, s in (("first questions", report.get("first_turns")), ("follow-ups", report["follow_ups"]))
+            if s is not None]
+    return _table(("turns", "count", "EM", "F1", "HasAns F1", "NoAns EM"), rows)
+
+
+def _by_source(report: CollectionReport) -> str:
+    sources = report.get("by_source", {})
+    if not sources:
+        return ""
+    return "<h2>By expected document</h2>" + _table(
+        ("document", "questions", "EM", "F1"), [(name, v["count"], v["exact"], v["f1"]) for name, v in sources.items()])
+
+
+def _where(source: str | None, page: int | None) -> str:
+    if not source and page is None:
+        return "-"
+    return f"{source or '?'}" + (f", p. {page}" if page is not None else "")
+
+
+def _collection_failures(rows: Sequence[CollectionRow], limit: int) -> str:
+    failed = [r for r in rows if r["cause"] != "correct" or r["page_hit"] is False or r["source_hit"] is False]
+    table_rows = [(r["id"], r["question"] + (f" [follows {r['follows']}]" if r["follows"] else ""),
+                   " | ".join(r["golds"]) or "(no answer)", r["prediction"] or "(not found)", r["cause"],
+                   _where(r["expected_source"], r["expected_page"]), _where(r["cited_source"], r["cited_page"]),
+                   round(r["f1"], 3)) for r in failed[:limit]]
+    note = (f"<p>{len(failed)} questions answered wrongly or citing another page or document"
+            + (f"; the first {limit} are shown" if len(failed) > limit else "") + ".</p>")
+    return note + _table(("id", "question", "expected answers", "answer", "cause", "expected source, page",
+                          "cited source, page", "F1"), table_rows)
+
+
+def render_collection_report(report: CollectionReport, rows: Sequence[CollectionRow], *,
+                             max_failures: int = MAX_FAILURE_ROWS) -> str:
+    """The report of a run over an indexed collection as one HTML string (no scripts, no external resources)."""
+    latency = latency_histogram([r["end_to_end_ms"] for r in rows])
+    sources = report.get("by_source", {})
+    f1_bars = [(name[:14], float(v["f1"]), f"{name}: F1 {v['f1']:.1f}, EM {v['exact']:.1f} ({v['count']} questions)")
+               for name, v in sources.items()]
+    f1 = bar_chart("f1-by-source", "F1 by expected document", f1_bars, y_max=100.0, x_label="document",
+                   y_label="F1 (%)") if f1_bars else ""
+    title = f"Evaluation on your documents: {report['reader']} on collection {report['collection']}"
+    return "".join([
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        "<h2>Run</h2>", _collection_stamps(report),
+        "<h2>Scores</h2>", _table(("metric", "value"), [(k, report[k]) for k in _SCORE_KEYS if k in report]),
+        "<h2>Citations: page@1 and source@1</h2>", _citations(report),
+        "<h2>Abstention</h2>", _abstention(report),
+        "<h2>Follow-up questions</h2>", _turns(report),
+        _by_source(report),
+        '<h2>Plots</h2><div class="plots">', latency, f1, "</div>",
+        "<h2>Errors by cause</h2>", _error_table(report["errors"]),
+        "<h2>Latency</h2>", _latency_table(report["latency_ms"]),
+        "<h2>Failures</h2>", _collection_failures(rows, max_failures),
+        "</body></html>\n",
+    ])
+
+
+def write_collection_report(path: str | Path, report: CollectionReport, rows: Sequence[CollectionRow]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_collection_report(report, rows), encoding="utf-8")
     return path

@@ -15,11 +15,9 @@ from qa_app.cli import main
 from qa_app.config import ChunkingConfig, Settings, load_settings
 from qa_app.data.squad import ArticleDoc, QAExample, load_squad
 from qa_app.evaluation.open_book import (
-    CAUSES,
     ChunkSpans,
     IndexedArticle,
     answer_questions,
-    attribute,
     corpus_articles,
     first_gold_position,
     index_key,
@@ -29,6 +27,8 @@ from qa_app.evaluation.open_book import (
     recall_at,
     summarize_records,
 )
+from qa_app.evaluation.outcomes import attribute
+from qa_app.evaluation.results import CAUSES
 from qa_app.types import Answer, Chunk, Growth, Hit, ReaderResult, Span, Window
 from qa_app.wiring import App
 from tests.fakes import HashingEncoder, RegexTokenizer
@@ -303,6 +303,7 @@ def test_cli_open_mode_prints_one_json_object_with_the_required_keys(
     missing = [k for k in REQUIRED if k not in report]
     assert not missing
     assert report["mode"] == "open" and report["corpus"] == "all" and report["questions"] == 5
+    assert report["split"] == "all"  # a user's file is scored in full unless a split is asked for
     assert report["total"] == 5 and report["HasAns_total"] == 3 and report["NoAns_total"] == 2
     # every article is one chunk here, so the 10 windows read hold every gold answer
     assert report["recall@10"] == 1.0 and report["hit_recall@10"] == 1.0
@@ -319,9 +320,9 @@ def test_cli_open_mode_prints_one_json_object_with_the_required_keys(
     assert report["index"]["added"] == 3 and len(store.documents()) == 3
     assert sorted(d.source for d in store.documents()) == ["Oxygen.txt", "Rhine.txt", "Warsaw.txt"]
     assert len(reader.questions) >= 5
-    rows = (out_dir / "scripted-open-all-test-predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    rows = (out_dir / "scripted-open-all-all-predictions.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(rows) == 5 and json.loads(rows[0])["cause"] in ("correct", *CAUSES)
-    assert json.loads((out_dir / "scripted-open-all-test-metrics.json").read_text())["dataset_sha256"] == report["dataset_sha256"]
+    assert json.loads((out_dir / "scripted-open-all-all-metrics.json").read_text())["dataset_sha256"] == report["dataset_sha256"]
     page = html_path.read_text(encoding="utf-8")
     assert 'id="recall-curve"' in page and "<script>" not in page
 

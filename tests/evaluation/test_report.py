@@ -5,21 +5,23 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from qa_app.evaluation.latency import histogram, percentile, stage_latencies, summarize
 from qa_app.evaluation.report import bar_chart, line_chart, render_report, write_report
+from qa_app.evaluation.results import EvalReport, OpenRow
 
 EVIL = "<script>alert('x')</script> & \"quotes\""
 
 
-def sample_report() -> dict[str, Any]:
+def sample_report() -> EvalReport:
     ks = list(range(1, 11))
     return {
-        "reader": "transformer", "model": "models/transformer", "split": "test", "corpus": "all",
-        "config_hash": "abc123", "dataset_sha256": "f" * 64, "seed": 0, "questions": 3, "date": "2025-01-01T00:00:00+00:00",
+        "reader": "transformer", "model": "models/transformer", "mode": "open", "split": "test", "corpus": "all",
+        "config_hash": "abc123", "dataset": "squad.json", "dataset_sha256": "f" * 64, "seed": 0, "questions": 3,
+        "date": "2025-01-01T00:00:00+00:00", "seconds": 1.5,
         "exact": 33.3333, "f1": 50.0, "total": 3, "HasAns_exact": 50.0, "HasAns_f1": 75.0, "NoAns_exact": 0.0,
         "recall@1": 0.5, "recall@5": 1.0, "recall@10": 1.0, "mrr": 0.75,
         "hit_recall@1": 0.5, "hit_recall@5": 0.5, "hit_recall@10": 1.0, "hit_mrr": 0.6,
@@ -35,24 +37,37 @@ def sample_report() -> dict[str, Any]:
         "by_question_type": {"what": {"count": 2, "exact": 50.0, "f1": 60.0}, "who": {"count": 1, "exact": 0.0, "f1": 0.0}},
         "noans_note": "NoAns questions are scored as in the official script.",
         "compare_windows": {
-            "fixed": {"exact": 30.0, "f1": 45.0, "tokens_read_per_question": {"mean": 700.0},
-                      "latency_ms": {"end_to_end": {"p50": 120.0, "p95": 200.0}}, "dynamic": False, "window_chunks": 1},
-            "dynamic": {"exact": 33.3, "f1": 50.0, "tokens_read_per_question": {"mean": 1000.0},
-                        "latency_ms": {"end_to_end": {"p50": 150.0, "p95": 260.0}}, "dynamic": True, "window_chunks": 1}},
+            "fixed": {"exact": 30.0, "f1": 45.0, "tokens_read_per_question": {"p50": 700.0, "p95": 900.0, "mean": 700.0},
+                      "latency_ms": {"end_to_end": {"p50": 120.0, "p95": 200.0, "mean": 130.0}}, "dynamic": False,
+                      "window_chunks": 1},
+            "dynamic": {"exact": 33.3, "f1": 50.0,
+                        "tokens_read_per_question": {"p50": 900.0, "p95": 1500.0, "mean": 1000.0},
+                        "latency_ms": {"end_to_end": {"p50": 150.0, "p95": 260.0, "mean": 160.0}}, "dynamic": True,
+                        "window_chunks": 1}},
     }
 
 
-def sample_rows() -> list[dict[str, Any]]:
+def open_row(**fields: Any) -> OpenRow:
+    """One per-question row: a right answer read from the first window, unless `fields` say otherwise."""
+    row: OpenRow = {
+        "id": "q", "question": "?", "qtype": "other", "golds": [], "has_answer": False, "prediction": "", "exact": 1,
+        "f1": 1.0, "na_score": None, "cause": "correct", "window_position": None, "hit_position": None, "windows": 1,
+        "growth_steps": 0, "tokens_read": 100, "end_to_end_ms": 100.0, "timings_ms": {}, "source": "",
+        "paragraph": None, "gold_source": "", "gold_paragraph": 0}
+    return cast(OpenRow, {**row, **fields})
+
+
+def sample_rows() -> list[OpenRow]:
     return [
-        {"id": "q1", "question": "What flows?", "golds": ["the Rhine"], "prediction": "the Rhine", "cause": "correct",
-         "f1": 1.0, "end_to_end_ms": 120.0, "source": "Rhine.txt", "paragraph": 0, "gold_source": "Rhine.txt",
-         "gold_paragraph": 0, "window_position": 1},
-        {"id": "q2", "question": EVIL, "golds": ["<b>gold</b>"], "prediction": "", "cause": "retrieval_miss",
-         "f1": 0.0, "end_to_end_ms": 250.0, "source": "", "paragraph": None, "gold_source": "Evil<i>.txt",
-         "gold_paragraph": 3, "window_position": None},
-        {"id": "q3", "question": "Who sang?", "golds": [], "prediction": "Ada <img src=x>", "cause": "false_answer",
-         "f1": 0.0, "end_to_end_ms": 160.0, "source": "Ada.txt", "paragraph": 2, "gold_source": "Ada.txt",
-         "gold_paragraph": 2, "window_position": None},
+        open_row(id="q1", question="What flows?", golds=["the Rhine"], has_answer=True, prediction="the Rhine", cause="correct",
+                 f1=1.0, end_to_end_ms=120.0, source="Rhine.txt", paragraph=0, gold_source="Rhine.txt",
+                 gold_paragraph=0, window_position=1),
+        open_row(id="q2", question=EVIL, golds=["<b>gold</b>"], has_answer=True, prediction="", cause="retrieval_miss",
+                 exact=0, f1=0.0, end_to_end_ms=250.0, source="", paragraph=None, gold_source="Evil<i>.txt",
+                 gold_paragraph=3, window_position=None),
+        open_row(id="q3", question="Who sang?", golds=[], prediction="Ada <img src=x>", cause="false_answer",
+                 exact=0, f1=0.0, end_to_end_ms=160.0, source="Ada.txt", paragraph=2, gold_source="Ada.txt",
+                 gold_paragraph=2, window_position=None),
     ]
 
 
@@ -111,7 +126,7 @@ def test_charts_clamp_values_and_handle_empty_input() -> None:
     assert min(ys) >= 32  # 7.0 is drawn at the top of the plot, not above it
     empty = bar_chart("e", "nothing", [], y_max=1.0, x_label="x", y_label="y")
     assert "<svg" in empty and "<rect class=\"bar\"" not in empty
-    assert "<svg" in render_report({}, [])
+    assert "<svg" in render_report(cast(EvalReport, {}), [])  # an empty report still renders
 
 
 def test_percentiles_and_histogram() -> None:

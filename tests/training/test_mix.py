@@ -72,8 +72,8 @@ def squad_file(path: Path, articles: list[tuple[str, list[str], list[tuple[str, 
     for title, paragraphs, questions in articles:
         ps = [{"context": p, "qas": []} for p in paragraphs]
         for qid, answer, impossible in questions:
-            ps[0]["qas"].append({"id": qid, "question": f"q {qid}?", "is_impossible": impossible,
-                                 "answers": [] if impossible else [{"text": answer, "answer_start": paragraphs[0].index(answer)}]})
+            answers = [] if impossible else [{"text": answer, "answer_start": paragraphs[0].index(answer)}]
+            ps[0]["qas"].append({"id": qid, "question": f"q {qid}?", "is_impossible": impossible, "answers": answers})
         data.append({"title": title, "paragraphs": ps})
     path.write_text(json.dumps({"version": "v2.0", "data": data}), encoding="utf-8")
     return path

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -13,6 +14,7 @@ from indexing.build import IndexEvent, IndexOutcome
 from qa_app.config import Settings
 from qa_app.data.squad import GoldAnswer, QAExample
 from qa_app.errors import ConfigError
+from qa_app.evaluation.results import EvalReport, GoldRow
 from qa_app.types import Answer, Citation, DocumentInfo, Growth, TokenProbs, Window
 from ui import evaluation, render, uploads
 from ui.settings_form import overrides_from_form, settings_rows
@@ -179,19 +181,22 @@ def example(qid: str, answers: tuple[GoldAnswer, ...] = ()) -> QAExample:
     ({"cause": "false_answer"}, "false answer"),
     ({"cause": "retrieval_miss"}, "retrieval miss"),
 ])
-def test_outcome_category(row: dict, category: str) -> None:
+def test_outcome_category(row: GoldRow, category: str) -> None:
     assert evaluation.outcome_category(row) == category
 
 
 def test_make_run_rows_tables_filters_and_json() -> None:
     examples = [example("q1", (GoldAnswer("Paris", 0),)), example("q2")]
-    report = {"exact": 50.0, "f1": 50.0, "total": 2, "HasAns_exact": 100.0, "HasAns_f1": 100.0, "HasAns_total": 1,
-              "NoAns_exact": 0.0, "NoAns_f1": 0.0, "NoAns_total": 1, "reader": "r", "mode": "gold", "split": "all",
-              "dataset": "/tmp/x/tiny.json", "questions": 2, "seconds": 0.5}
-    rows = [{"id": "q1", "question": "question q1?", "text": "Paris", "exact": 1, "f1": 1.0, "has_answer": True,
-             "cause": "correct"},
-            {"id": "q2", "question": "question q2?", "text": "France", "exact": 0, "f1": 0.0, "has_answer": False,
-             "cause": "false_answer"}]
+    report: EvalReport = {
+        "exact": 50.0, "f1": 50.0, "total": 2, "HasAns_exact": 100.0, "HasAns_f1": 100.0, "HasAns_total": 1,
+        "NoAns_exact": 0.0, "NoAns_f1": 0.0, "NoAns_total": 1, "reader": "r", "model": "models/r", "mode": "gold",
+        "split": "all", "config_hash": "abc", "dataset": "/tmp/x/tiny.json", "dataset_sha256": "f" * 64, "seed": 0,
+        "questions": 2, "seconds": 0.5}
+    rows: list[GoldRow] = [
+        {"id": "q1", "question": "question q1?", "text": "Paris", "forced_text": "Paris", "na_score": -2.0, "exact": 1,
+         "f1": 1.0, "has_answer": True, "cause": "correct"},
+        {"id": "q2", "question": "question q2?", "text": "France", "forced_text": "France", "na_score": -1.0, "exact": 0,
+         "f1": 0.0, "has_answer": False, "cause": "false_answer"}]
     run = evaluation.make_run(report, rows, examples, number=3)
     assert run.label == "#3 r · gold · tiny.json all · 2 questions"
     assert [r["questions"] for r in evaluation.metric_rows(report)] == ["overall", "HasAns", "NoAns"]
@@ -207,10 +212,13 @@ def test_make_run_rows_tables_filters_and_json() -> None:
 
 def test_compare_runs_side_by_side() -> None:
     examples = [example("q1", (GoldAnswer("Paris", 0),))]
-    a = evaluation.make_run({"exact": 100.0, "f1": 100.0}, [{"id": "q1", "text": "Paris", "exact": 1, "f1": 1.0,
-                                                           "has_answer": True, "cause": "correct"}], examples, 1)
-    b = evaluation.make_run({"exact": 0.0, "f1": 40.0}, [{"id": "q1", "text": "Paris is", "exact": 0, "f1": 0.4,
-                                                        "has_answer": True, "cause": "reader_miss"}], examples, 2)
+    # partial reports and rows: the comparison reads only these keys
+    a = evaluation.make_run(cast(EvalReport, {"exact": 100.0, "f1": 100.0}),
+                            [cast(GoldRow, {"id": "q1", "text": "Paris", "exact": 1, "f1": 1.0, "has_answer": True,
+                                            "cause": "correct"})], examples, 1)
+    b = evaluation.make_run(cast(EvalReport, {"exact": 0.0, "f1": 40.0}),
+                            [cast(GoldRow, {"id": "q1", "text": "Paris is", "exact": 0, "f1": 0.4, "has_answer": True,
+                                            "cause": "reader_miss"})], examples, 2)
     assert evaluation.compare_metric_rows(a, b) == [{"metric": "exact", "A": 100.0, "B": 0.0, "B - A": -100.0},
                                                     {"metric": "f1", "A": 100.0, "B": 40.0, "B - A": -60.0}]
     assert evaluation.compare_question_rows(a, b) == [{"id": "q1", "question": "", "A": "correct", "B": "reader miss",
@@ -218,17 +226,13 @@ def test_compare_runs_side_by_side() -> None:
 
 
 def test_retrieval_and_stage_latency_rows_of_an_open_report() -> None:
-    report = {"recall@1": 0.5, "recall@5": 0.8, "mrr": 0.6, "hit_recall@5": 0.9, "recall_curve": {"k": [1]},
-              "latency_ms": {"retrieve": {"p50": 10.0, "p95": 20.0}, "read": {"p50": 100.0, "p95": 150.0}}}
+    report = cast(EvalReport, {  # partial: only what these rows read
+        "recall@1": 0.5, "recall@5": 0.8, "mrr": 0.6, "hit_recall@5": 0.9, "recall_curve": {"k": [1]},
+        "latency_ms": {"retrieve": {"p50": 10.0, "p95": 20.0}, "read": {"p50": 100.0, "p95": 150.0}}})
     assert [r["metric"] for r in evaluation.retrieval_rows(report)] == ["recall@1", "recall@5", "mrr", "hit_recall@5"]
     assert evaluation.latency_rows(report) == [{"stage": "retrieve", "p50": 10.0, "p95": 20.0},
                                                {"stage": "read", "p50": 100.0, "p95": 150.0}]
     assert evaluation.frame([], "stage") is None
-
-
-def test_open_mode_note_names_the_missing_module() -> None:
-    assert not evaluation.open_mode_available("qa_app.evaluation.no_such_module")
-    assert "`qa_app.evaluation.no_such_module`" in evaluation.open_mode_note("qa_app.evaluation.no_such_module")
 
 
 # --- settings form ------------------------------------------------------------------------------
