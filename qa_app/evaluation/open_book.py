@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, get_args
+from typing import Any, Callable, Iterable, Literal, Mapping, Protocol, Sequence, get_args
 
 from indexing.loaders import document_id
 from qa_app.config import ChunkingConfig, Settings
@@ -295,8 +295,23 @@ def retrieval_scores(window_pos: Sequence[int | None], hit_pos: Sequence[int | N
     }
 
 
-def error_shares(records: Sequence[OpenRecord]) -> ErrorShares:
-    """Share of the wrong answers by cause (shares add up to 1 when there are errors)."""
+class AskedQuestion(Protocol):
+    """What `error_shares` and `latency` read of one question's record: an `OpenRecord`, or a
+    `qa_app.evaluation.collection.CollectionRecord` (that module uses both functions too)."""
+
+    @property
+    def cause(self) -> Outcome: ...
+
+    @property
+    def end_to_end_ms(self) -> float: ...
+
+    @property
+    def timings_ms(self) -> Mapping[str, float]: ...
+
+
+def error_shares(records: Sequence[AskedQuestion]) -> ErrorShares:
+    """Wrong answers: how many, their share of the questions, and each cause's share of them (the
+    shares add up to 1 when there are errors)."""
     counts = collections.Counter(r.cause for r in records if r.cause != "correct")
     total = sum(counts.values())
 
@@ -310,7 +325,8 @@ def error_shares(records: Sequence[OpenRecord]) -> ErrorShares:
                        "wrong_abstention": counts["wrong_abstention"], "false_answer": counts["false_answer"]}}
 
 
-def latency(records: Sequence[OpenRecord]) -> dict[str, LatencySummary]:
+def latency(records: Sequence[AskedQuestion]) -> dict[str, LatencySummary]:
+    """Per pipeline stage, and "end_to_end": the whole ask as the caller timed it."""
     stages = stage_latencies(r.timings_ms for r in records)
     stages["end_to_end"] = summarize([r.end_to_end_ms for r in records])
     return stages

@@ -144,6 +144,24 @@ def latency_histogram(values: Sequence[float], bins: int = 20) -> str:
                      y_max=float(max(counts, default=1) or 1), x_label="milliseconds (bin start)", y_label="questions")
 
 
+def _page(title: str, body: Sequence[str]) -> str:
+    """A self-contained HTML page: the title as <title> and <h1>, the style sheet, then `body`."""
+    return "".join([
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        *body,
+        "</body></html>\n",
+    ])
+
+
+def _write(path: str | Path, page: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
 def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join(
@@ -252,10 +270,7 @@ def render_report(report: EvalReport, rows: Sequence[OpenRow], *, max_failures: 
     f1 = bar_chart("f1-by-type", "F1 by question type", f1_bars, y_max=100.0, x_label="first wh-word",
                    y_label="F1 (%)")
     title = f"Open-book evaluation: {report.get('reader', '')} on {report.get('split', '')} ({report.get('corpus', '')} corpus)"
-    return "".join([
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(title)}</h1>",
+    return _page(title, [
         "<h2>Run</h2>", _stamps(report),
         "<h2>Scores</h2>", _metrics(report),
         f'<p class="note">{_e(report.get("noans_note", ""))}</p>',
@@ -265,15 +280,11 @@ def render_report(report: EvalReport, rows: Sequence[OpenRow], *, max_failures: 
         "<h2>Dynamic window</h2>", _window(report),
         _compare(report),
         "<h2>Failures</h2>", _failures(rows, max_failures),
-        "</body></html>\n",
     ])
 
 
 def write_report(path: str | Path, report: EvalReport, rows: Sequence[OpenRow]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(report, rows), encoding="utf-8")
-    return path
+    return _write(path, render_report(report, rows))
 
 
 # ---------------------------------------------------------------- a run over the user's own documents
@@ -363,10 +374,7 @@ def render_collection_report(report: CollectionReport, rows: Sequence[Collection
     f1 = bar_chart("f1-by-source", "F1 by expected document", f1_bars, y_max=100.0, x_label="document",
                    y_label="F1 (%)") if f1_bars else ""
     title = f"Evaluation on your documents: {report['reader']} on collection {report['collection']}"
-    return "".join([
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{_e(title)}</h1>",
+    return _page(title, [
         "<h2>Run</h2>", _collection_stamps(report),
         "<h2>Scores</h2>", _table(("metric", "value"), [(k, report[k]) for k in _SCORE_KEYS if k in report]),
         "<h2>Citations: page@1 and source@1</h2>", _citations(report),
@@ -377,12 +385,8 @@ def render_collection_report(report: CollectionReport, rows: Sequence[Collection
         "<h2>Errors by cause</h2>", _error_table(report["errors"]),
         "<h2>Latency</h2>", _latency_table(report["latency_ms"]),
         "<h2>Failures</h2>", _collection_failures(rows, max_failures),
-        "</body></html>\n",
     ])
 
 
 def write_collection_report(path: str | Path, report: CollectionReport, rows: Sequence[CollectionRow]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_collection_report(report, rows), encoding="utf-8")
-    return path
+    return _write(path, render_collection_report(report, rows))

@@ -28,9 +28,11 @@ from qa_app.evaluation.collection import (
 from qa_app.evaluation.report import render_collection_report
 from qa_app.evaluation.results import CollectionReport
 from qa_app.evaluation.run import default_split, eval_mode
-from qa_app.types import Answer, Citation, ReaderResult, Span, Window
+from qa_app.types import Answer, Citation
 from qa_app.wiring import App
-from tests.fakes import HashingEncoder, RegexTokenizer
+from tests.evaluation import scripted
+from tests.fakes import HashingEncoder
+from tests.ui.fake_wiring import CountingTokenizer
 
 # ---------------------------------------------------------------- a tiny collection: two documents with pages
 
@@ -71,30 +73,10 @@ QUESTIONS = [
 ]
 
 
-class CountingTokenizer(RegexTokenizer):
-    def count_tokens(self, text: str) -> int:
-        return len(self.token_offsets(text))
+class ScriptedReader(scripted.ScriptedReader):
+    """The scripted reader of `tests.evaluation.scripted`, abstaining with a finite null-logit difference."""
 
-
-class ScriptedReader:
-    """Answers `script[question]` when a window holds that text, else abstains; records every call."""
-
-    name = "scripted"
-
-    def __init__(self, script: dict[str, str]) -> None:
-        self._script = script
-        self.questions: list[str] = []
-
-    def read(self, question: str, windows: Sequence[Window]) -> ReaderResult:
-        self.questions.append(question)
-        wanted = self._script.get(question, "")
-        for i, w in enumerate(windows):
-            at = w.text.find(wanted) if wanted else -1
-            if at >= 0:
-                span = Span(text=wanted, start=w.start + at, end=w.start + at + len(wanted), score=0.9, logit=5.0,
-                            window_index=i)
-                return ReaderResult(spans=(span,), null_score=0.1, null_logit_diff=3.0, answerable=True)
-        return ReaderResult(spans=(), null_score=1.0, null_logit_diff=-2.0, answerable=False)
+    abstain_logit_diff = -2.0
 
 
 def factory(reader: Any, store: Any = None) -> Any:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 
@@ -29,9 +29,11 @@ from qa_app.evaluation.open_book import (
 )
 from qa_app.evaluation.outcomes import attribute
 from qa_app.evaluation.results import CAUSES
-from qa_app.types import Answer, Chunk, Growth, Hit, ReaderResult, Span, Window
+from qa_app.types import Answer, Chunk, Growth, Hit, Window
 from qa_app.wiring import App
-from tests.fakes import HashingEncoder, RegexTokenizer
+from tests.evaluation.scripted import ScriptedReader
+from tests.fakes import HashingEncoder
+from tests.ui.fake_wiring import CountingTokenizer
 
 # ---------------------------------------------------------------- a tiny SQuAD v2 file
 
@@ -74,32 +76,6 @@ SCRIPT = {
     "Who built the <script>alert(1)</script> palace?": "",  # right to abstain
     "Who discovered oxygen?": "",  # wrong abstention
 }
-
-
-class CountingTokenizer(RegexTokenizer):
-    def count_tokens(self, text: str) -> int:
-        return len(self.token_offsets(text))
-
-
-class ScriptedReader:
-    """Answers `script[question]` when a window holds that text, else abstains."""
-
-    name = "scripted"
-
-    def __init__(self, script: dict[str, str]) -> None:
-        self._script = script
-        self.questions: list[str] = []
-
-    def read(self, question: str, windows: Sequence[Window]) -> ReaderResult:
-        self.questions.append(question)
-        wanted = self._script.get(question, "")
-        for i, w in enumerate(windows):
-            at = w.text.find(wanted) if wanted else -1
-            if at >= 0:
-                span = Span(text=wanted, start=w.start + at, end=w.start + at + len(wanted), score=0.9, logit=5.0,
-                            window_index=i)
-                return ReaderResult(spans=(span,), null_score=0.1, null_logit_diff=3.0, answerable=True)
-        return ReaderResult(spans=(), null_score=1.0, null_logit_diff=float("-inf"), answerable=False)
 
 
 def app_factory(store: Any, reader: Any) -> Any:

@@ -18,9 +18,9 @@ from qa_app.evaluation.open_book import OpenRecord, evaluate_open, record_row
 from qa_app.evaluation.results import EvalReport, GoldRow, OpenRow, Scores, report_scores
 from qa_app.evaluation.run import evaluate_gold
 from qa_app.wiring import App
+from tests.evaluation.scripted import ScriptedReader
 from tests.evaluation.test_open_book import (
     SCRIPT,
-    ScriptedReader,
     app_factory,
     memory_store,
     run_cli,

@@ -5,29 +5,17 @@ current collection through `ui.evaluation.run_collection`, with the same scores 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from qa_app.config import DEFAULT_READER, Settings
 from tests.evaluation.test_collection import HISTORY, MANUAL, QUESTIONS, SCRIPT, ScriptedReader
 from tests.ui.fake_wiring import FakeWiring
-from tests.ui.test_pages import indexed, start
+from tests.ui.page_helpers import indexed, start
 from ui import evaluation
 
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():  # type: ignore[no-untyped-def]
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings().replace(data_dir=str(tmp_path / "data"), max_file_mb=1.0)
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 
 def questions_jsonl() -> bytes:

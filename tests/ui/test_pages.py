@@ -7,20 +7,19 @@ The app under test is the real shell `ui.main.main`, given a factory that wires 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from qa_app.config import DEFAULT_READER, Settings
 from tests.fakes import FakeReader
 from tests.pdf_factory import make_text_pdf
 from tests.ui.fake_wiring import FakeWiring, ProbsReader
+from tests.ui.page_helpers import indexed, start
 from ui import evaluation
 from ui.main import page_path
 
-TIMEOUT = 30
+pytestmark = pytest.mark.usefixtures("fresh_caches")
 
 GEOGRAPHY = (
     "Geography of France\n\n"
@@ -33,46 +32,12 @@ FREEDONIA = (
 )
 
 
-def _entry(make_app, settings):  # type: ignore[no-untyped-def]
-    from ui.main import main
-
-    main(make_app=make_app, settings=settings)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings().replace(data_dir=str(tmp_path / "data"), max_file_mb=1.0)
-
-
-def start(wiring: FakeWiring, settings: Settings, page: str = "ask") -> AppTest:
-    at = AppTest.from_function(_entry, kwargs={"make_app": wiring, "settings": settings}, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    if page != "ask":
-        at.switch_page(page_path(page)).run()
-        assert not at.exception, at.exception
-    return at
-
-
 def html_of(at: AppTest) -> str:
     return "\n".join(str(m.value) for m in at.markdown)
 
 
 def captions(at: AppTest) -> str:
     return "\n".join(str(c.value) for c in at.caption)
-
-
-def indexed(wiring: FakeWiring, settings: Settings, *docs: tuple[str, str]) -> None:
-    app = wiring(settings)
-    for name, text in docs:
-        assert app.indexer.index_bytes(text.encode(), name).status == "added"
 
 
 def ask(at: AppTest, question: str) -> AppTest:
