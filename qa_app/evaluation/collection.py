@@ -29,8 +29,7 @@ from qa_app.data.questions import Question, QuestionSet
 from qa_app.errors import QAError, QuestionError
 from qa_app.evaluation.gold import finite
 from qa_app.evaluation.metrics import exact_f1, normalize_answer, squad_v2_scores
-from qa_app.evaluation.open_book import error_shares, latency
-from qa_app.evaluation.outcomes import attribute
+from qa_app.evaluation.outcomes import attribute, error_shares, latency
 from qa_app.evaluation.results import (
     AbstentionScores,
     CitationScores,

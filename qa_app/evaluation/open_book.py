@@ -26,7 +26,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Literal, Mapping, Protocol, Sequence, get_args
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence, get_args
 
 from indexing.loaders import document_id
 from qa_app.config import ChunkingConfig, Settings
@@ -41,15 +41,13 @@ from qa_app.data.squad import (
 )
 from qa_app.errors import ConfigError, DatasetError, QuestionError
 from qa_app.evaluation.gold import finite, gold_predictions, read_gold, score_gold
-from qa_app.evaluation.latency import stage_latencies, summarize
+from qa_app.evaluation.latency import summarize
 from qa_app.evaluation.metrics import exact_f1, squad_v2_scores
-from qa_app.evaluation.outcomes import attribute
+from qa_app.evaluation.outcomes import attribute, error_shares, latency
 from qa_app.evaluation.results import (
     CompareEntry,
-    ErrorShares,
     EvalReport,
     GoldSameQuestions,
-    LatencySummary,
     OpenRow,
     OpenSummary,
     Outcome,
@@ -293,43 +291,6 @@ def retrieval_scores(window_pos: Sequence[int | None], hit_pos: Sequence[int | N
         "hit_recall@1": round(recall_at(hit_pos, 1), 4), "hit_recall@5": round(recall_at(hit_pos, 5), 4),
         "hit_recall@10": round(recall_at(hit_pos, 10), 4), "hit_mrr": round(mean_reciprocal_rank(hit_pos), 4),
     }
-
-
-class AskedQuestion(Protocol):
-    """What `error_shares` and `latency` read of one question's record: an `OpenRecord`, or a
-    `qa_app.evaluation.collection.CollectionRecord` (that module uses both functions too)."""
-
-    @property
-    def cause(self) -> Outcome: ...
-
-    @property
-    def end_to_end_ms(self) -> float: ...
-
-    @property
-    def timings_ms(self) -> Mapping[str, float]: ...
-
-
-def error_shares(records: Sequence[AskedQuestion]) -> ErrorShares:
-    """Wrong answers: how many, their share of the questions, and each cause's share of them (the
-    shares add up to 1 when there are errors)."""
-    counts = collections.Counter(r.cause for r in records if r.cause != "correct")
-    total = sum(counts.values())
-
-    def share(count: int) -> float:
-        return round(count / total, 4) if total else 0.0
-
-    return {"total": total, "share_of_questions": round(total / len(records), 4) if records else 0.0,
-            "retrieval_miss": share(counts["retrieval_miss"]), "reader_miss": share(counts["reader_miss"]),
-            "wrong_abstention": share(counts["wrong_abstention"]), "false_answer": share(counts["false_answer"]),
-            "counts": {"retrieval_miss": counts["retrieval_miss"], "reader_miss": counts["reader_miss"],
-                       "wrong_abstention": counts["wrong_abstention"], "false_answer": counts["false_answer"]}}
-
-
-def latency(records: Sequence[AskedQuestion]) -> dict[str, LatencySummary]:
-    """Per pipeline stage, and "end_to_end": the whole ask as the caller timed it."""
-    stages = stage_latencies(r.timings_ms for r in records)
-    stages["end_to_end"] = summarize([r.end_to_end_ms for r in records])
-    return stages
 
 
 def window_stats(records: Sequence[OpenRecord]) -> WindowStats:
