@@ -39,7 +39,7 @@ READERS: tuple[ReaderSpec, ...] = (
                "qa_app.readers.transformer:TransformerReader", "qa_app.training.transformer:train_transformer_reader",
                "mpnet"),
     ReaderSpec("transformer", "transformer",
-               "span extractor fine-tuned from all-MiniLM-L6-v2 (22.6M parameters; 6x faster)",
+               "span extractor fine-tuned from all-MiniLM-L6-v2 on SQuAD v1.1 + v2 (22.6M parameters; 6x faster)",
                "qa_app.readers.transformer:TransformerReader", "qa_app.training.transformer:train_transformer_reader",
                "minilm"),
     ReaderSpec("lstm", "lstm", "BiLSTM reader (DrQA/BiDAF family) over frozen all-MiniLM-L6-v2 layers",
