@@ -76,6 +76,7 @@ class App:
             if given is not None:
                 self.__dict__[name] = given  # pre-fills the cached_property
         self._readers = dict(readers or {})
+        self._data_dir_claim: Any = None  # this process's claim on an embedded store (hold_data_dir)
 
     @property
     def data_dir(self) -> Path:
@@ -127,6 +128,18 @@ class App:
         index = BM25Index(path=self.data_dir / "bm25" / self.settings.store.collection)
         sync_index(index, self.store)
         return index
+
+    def close(self) -> None:
+        """Close the store and give the data directory back to other processes. Make a new App to go
+        on (the API's `QA.close` does; its models go with this App)."""
+        store = self.__dict__.pop("store", None)
+        for name in ("indexer", "sparse_index"):
+            self.__dict__.pop(name, None)
+        if store is not None and hasattr(store, "close"):
+            store.close()
+        claim, self._data_dir_claim = self._data_dir_claim, None
+        if claim is not None:
+            claim.release()
 
     def retriever(self) -> Any:
         from qa_app.retrieval.dense import DenseRetriever

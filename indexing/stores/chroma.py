@@ -14,6 +14,8 @@ process per data directory is the caller's job. chromadb is imported on first us
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import os
 import re
@@ -247,6 +249,14 @@ class ChromaStore:
                 self._chunks.delete(ids=ids[a:a + self._batch])
         except Exception as exc:
             cause.add_note(f"rollback failed too ({exc}); cleanup_incomplete() will remove the rows")
+
+    def close(self) -> None:
+        """Let go of the client: an embedded store's in-memory index is dropped (chromadb shares one
+        per path and process, counted), so a later open reads what other processes wrote meanwhile."""
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):  # closing twice, or a server that is gone: nothing to lose
+                close()
 
     # -- reads ------------------------------------------------------------------------------
 

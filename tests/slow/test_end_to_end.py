@@ -61,3 +61,16 @@ def test_sample_questions_are_answered_from_the_right_place(data_dir: Path, caps
     # page, 12 of them right answers): the reader abstains on about half of the answerable questions.
     print(f"right place {right_place}/{len(answerable)}, right answer {correct}/{len(answerable)}")
     assert right_place >= 10 and correct >= 9, (right_place, correct, len(answerable))
+
+
+def test_the_readme_python_example_runs_with_the_real_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", readme.split("## Python API", 1)[1], re.S)
+    assert code
+    monkeypatch.chdir(ROOT)
+    exec(compile(code.group(1).replace('"/tmp/my-index"', repr(str(tmp_path / "index"))), "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "Ingrid Halvorsen" in out and "tl7-tide-logger-manual.md" in out
