@@ -138,9 +138,10 @@ def discover_files(
 ) -> tuple[list[Path], list[tuple[str, str]]]:
     """Supported files named by `paths`, walking folders (sorted, hidden entries skipped).
 
-    Returns (files, skipped): skipped holds (path, reason) for explicit paths that are missing or
-    of an unsupported type, and for folders that cannot be read. Unsupported files met while
-    walking a folder are ignored silently. A file reached twice is listed once.
+    Returns (files, skipped): skipped holds (path, reason) for paths that are missing or of an
+    unsupported type (named or found in a folder: a user who indexes a folder of .docx files hears
+    why nothing was added), and for folders that cannot be read. Hidden files and folders are not
+    walked. A file reached twice is listed once.
     """
     files: list[Path] = []
     skipped: list[tuple[str, str]] = []
@@ -161,11 +162,14 @@ def discover_files(
             found: list[Path] = []
             for folder, dirnames, filenames in os.walk(path, onerror=walk_error):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                found.extend(Path(folder) / f for f in filenames
-                             if not f.startswith(".") and _suffix(f) in SUPPORTED_SUFFIXES)
+                found.extend(Path(folder) / f for f in filenames if not f.startswith("."))
             for file in sorted(found, key=lambda p: p.relative_to(path).parts):
-                if file.is_file():
+                if not file.is_file():
+                    continue
+                if _suffix(file.name) in SUPPORTED_SUFFIXES:
                     add(file)
+                else:
+                    skipped.append((str(file), _unsupported_reason(file.name)))
         elif path.is_file():
             if _suffix(path.name) in SUPPORTED_SUFFIXES:
                 add(path)

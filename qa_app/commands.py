@@ -57,6 +57,9 @@ def index(args: argparse.Namespace, make_app: AppFactory) -> int:
     outcomes = app.indexer.index_paths(args.paths, progress=progress)
     for bar in bars.values():
         bar.close()
+    if not outcomes:
+        raise QAError(f"nothing to index in {', '.join(args.paths)}: no files found (hidden files and folders "
+                      f"are not read); give PDF, TXT or Markdown files or folders holding them")
     if args.json:
         print_json({"outcomes": [asdict(o) for o in outcomes]})
     else:

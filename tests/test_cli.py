@@ -162,6 +162,19 @@ def test_index_with_only_bad_files_is_a_user_error(cli: Harness, tmp_path: Path)
     assert out.strip().splitlines()[-1] == "0 added, 0 replaced, 0 unchanged, 2 skipped"
 
 
+def test_a_folder_of_unsupported_files_says_why_and_an_empty_one_is_an_error(cli: Harness, tmp_path: Path) -> None:
+    folder = tmp_path / "office"
+    write(folder / "report.docx", b"PK\x03\x04")
+    write(folder / "sheet.xlsx", b"PK\x03\x04")
+    code, out, _ = cli.run("index", str(folder))
+    assert code == EXIT_USER_ERROR
+    assert "skipped    " + str(folder / "report.docx") + ": unsupported file type .docx" in out
+    assert out.strip().splitlines()[-1] == "0 added, 0 replaced, 0 unchanged, 2 skipped"
+    (tmp_path / "empty").mkdir()
+    code, out, err = cli.run("index", str(tmp_path / "empty"))
+    assert code == EXIT_USER_ERROR and "nothing to index" in err and str(tmp_path / "empty") in err
+
+
 # --- ask ------------------------------------------------------------------------------------------
 
 

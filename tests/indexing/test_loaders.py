@@ -350,5 +350,6 @@ def test_discover_files_walks_sorted_and_skips(tmp_path: Path) -> None:
     assert [f.relative_to(tmp_path).as_posix() for f in files] == [
         "docs/a.PDF", "docs/b.md", "docs/sub/c.txt", "docs/sub/z.markdown", "lone.txt"]
     assert [(Path(p).name, reason.split(";")[0]) for p, reason in skipped] == [
+        ("ignored.docx", "unsupported file type .docx"),  # found in a folder: said, not dropped silently
         ("table.csv", "unsupported file type .csv"), ("nope.md", "not found")]
     assert all(f.suffix.lower() in SUPPORTED_SUFFIXES for f in files)
