@@ -9,13 +9,14 @@ This module reads files and the environment but imports nothing heavy.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import json
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from qa_app.errors import ConfigError
 
@@ -137,15 +138,23 @@ def _coerce(name: str, f: dataclasses.Field[Any], value: Any, origin: str) -> An
     return value
 
 
-def _apply(settings: Settings, flat: Mapping[str, Any], origin: str) -> Settings:
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _apply(settings: Settings, flat: Mapping[str, Any], origin: str | Callable[[str], str]) -> Settings:
+    """`origin` names where the values come from in error messages (or, given a key, where that key came from)."""
     index = _field_index()
+    where = origin if callable(origin) else (lambda _key: origin)
     per_section: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
     for key, value in flat.items():
         key = key.replace("-", "_")
         if key not in index:
-            raise ConfigError(f"{origin}: unknown setting {key!r}; known: {', '.join(sorted(index))}")
+            raise ConfigError(f"{where(key)}: unknown setting {key!r}{_did_you_mean(key, index)} "
+                              f"(known: {', '.join(sorted(index))})")
         section, f = index[key]
-        per_section[section][key] = _coerce(key, f, value, origin)
+        per_section[section][key] = _coerce(key, f, value, where(key))
     updated = {s: dataclasses.replace(getattr(settings, s), **v) for s, v in per_section.items() if v}
     result = dataclasses.replace(settings, **updated)
     _validate(result)
@@ -174,14 +183,23 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}")
 
 
+NON_SETTING_VARIABLES = frozenset({"QA_CONFIG", "QA_CACHE_DIR", "QA_CHROMIUM"})  # read elsewhere, not settings
+NON_SETTING_PREFIXES = ("QA_TEST_", "QA_REQUIRE_")  # the test suite's own switches
+
+
 def _env_overrides(environ: Mapping[str, str]) -> dict[str, str]:
+    """Settings from `QA_<FIELD>` variables. A QA_ variable that is no setting but looks like one
+    (QA_TOPK) is an error with the likely name; others are left alone (another tool's)."""
     index = _field_index()
     found = {}
     for key, value in environ.items():
-        if key.startswith("QA_"):
-            name = key[3:].lower()
-            if name in index:
-                found[name] = value
+        if not key.startswith("QA_") or key in NON_SETTING_VARIABLES or key.startswith(NON_SETTING_PREFIXES):
+            continue
+        name = key[3:].lower()
+        if name in index:
+            found[name] = value
+        elif hint := _did_you_mean(key, [f"QA_{n.upper()}" for n in index]):
+            raise ConfigError(f"environment variable {key} is not a setting{hint}")
     return found
 
 
@@ -216,7 +234,7 @@ def load_settings(
         path = Path("qa-app.toml")
     if path is not None:
         settings = _apply(settings, _file_overrides(path), origin=str(path))
-    settings = _apply(settings, _env_overrides(environ), origin="environment")
+    settings = _apply(settings, _env_overrides(environ), origin=lambda key: f"environment variable QA_{key.upper()}")
     clean = {k: v for k, v in (overrides or {}).items() if v is not None}
     return _apply(settings, clean, origin="command line")
 

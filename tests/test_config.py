@@ -138,6 +138,23 @@ def test_unknown_override_is_an_error() -> None:
         load_settings(environ={}, overrides={"colour": "blue"})
 
 
+def test_a_bad_environment_value_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="environment variable QA_TOP_K: top_k must be a int, got 'abc'"):
+        load_settings(environ={"QA_TOP_K": "abc"})
+
+
+def test_misspelled_settings_get_a_did_you_mean(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="QA_TOPK is not a setting; did you mean 'QA_TOP_K'"):
+        load_settings(environ={"QA_TOPK": "3"})
+    with pytest.raises(ConfigError, match="did you mean 'top_k'"):
+        load_settings(write(tmp_path / "c.toml", "topk = 3\n"), environ={})
+    with pytest.raises(ConfigError, match="did you mean 'collection'"):
+        load_settings(environ={}, overrides={"colection": "x"})
+    # other tools' QA_ variables, and the test suite's own, are left alone
+    assert load_settings(environ={"QA_SOMETHING_ELSE": "1", "QA_TEST_CHROMA_HOST": "h", "QA_REQUIRE_BROWSER": "1",
+                                  "QA_CACHE_DIR": "/c", "QA_CHROMIUM": "/usr/bin/chromium"}) == Settings()
+
+
 def test_qa_config_itself_is_not_an_unknown_setting(tmp_path: Path) -> None:
     config = write(tmp_path / "c.toml", "")
     assert load_settings(environ={"QA_CONFIG": str(config)}) == Settings()
