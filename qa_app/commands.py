@@ -83,6 +83,7 @@ def shown(text: str) -> str:
 
 
 def _check_not_empty(app: Any) -> None:
+    app.require_existing_store()
     if not app.store.documents():
         raise QAError(f"no documents are indexed in {app.data_dir} (collection {app.settings.store.collection}); "
                       "run `qa-app index PATH` first")
@@ -152,12 +153,13 @@ def chat(args: argparse.Namespace, make_app: AppFactory) -> int:
 
 def docs(args: argparse.Namespace, make_app: AppFactory) -> int:
     app = make_app(settings_from(args))
+    app.require_existing_store()
     if args.docs_command == "list":
         infos = app.store.documents()
         if args.json:
             print_json({"documents": [asdict(i) | {"page_starts": None} for i in infos]})
         elif not infos:
-            print("no documents indexed")
+            print(f"no documents indexed in {app.data_dir} (collection {app.settings.store.collection})")
         else:
             for i in infos:
                 print(f"{i.id}  {i.source}  {i.pages} pages, {i.chunks} chunks, indexed {i.indexed_at}")

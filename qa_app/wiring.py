@@ -7,18 +7,38 @@ first use, so building an App costs milliseconds until something is indexed or a
 from __future__ import annotations
 
 import contextlib
+import sys
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from qa_app.config import ENCODER_DIMENSION, ENCODER_ID, Settings
-from qa_app.errors import ModelNotFoundError, StoreLockedError
+from qa_app.errors import ModelNotFoundError, StoreError, StoreLockedError
 from qa_app.pipeline import Pipeline, PipelineOptions
 from qa_app.protocols import Reader
 from qa_app.readers.registry import import_object, reader_spec
 from qa_app.readers.weights import has_weights
 
 LOCK_TIMEOUT_S = 600.0
+
+
+QUIET_WAIT_S = 1.0  # a lock wait longer than this is announced on stderr
+
+
+def _acquire(lock: Any, timeout: float, waiting_for: str) -> None:
+    """Acquire `lock` within `timeout` seconds; a wait longer than QUIET_WAIT_S says what it waits for
+    (on stderr: a command that seems to hang for 30 s without a word looks broken). filelock.Timeout
+    when the time is up."""
+    from filelock import Timeout
+
+    try:
+        lock.acquire(timeout=min(timeout, QUIET_WAIT_S))
+        return
+    except Timeout:
+        if timeout <= QUIET_WAIT_S:
+            raise
+    print(f"qa-app: waiting up to {timeout:.0f}s for {waiting_for} ...", file=sys.stderr, flush=True)
+    lock.acquire(timeout=timeout - QUIET_WAIT_S)
 
 
 @contextlib.contextmanager
@@ -29,7 +49,7 @@ def writer_lock(data_dir: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[Non
     data_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(data_dir / "writer.lock"))
     try:
-        lock.acquire(timeout=timeout)
+        _acquire(lock, timeout, f"another writer of {data_dir} to finish")
     except Timeout:
         raise StoreLockedError(
             f"another process is writing to {data_dir} (waited {timeout:.0f}s); wait for it to finish and retry"
@@ -53,7 +73,7 @@ def hold_data_dir(data_dir: Path, timeout: float = LOCK_TIMEOUT_S) -> Any:
     data_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(data_dir / "store.lock"), thread_local=False, is_singleton=True)
     try:
-        lock.acquire(timeout=timeout)
+        _acquire(lock, timeout, f"another process (qa-app, the web app or a Python program) to close {data_dir}")
     except Timeout:
         raise StoreLockedError(
             f"another process has the store in {data_dir} open (qa-app index or ask, or the web app; "
@@ -128,6 +148,15 @@ class App:
         index = BM25Index(path=self.data_dir / "bm25" / self.settings.store.collection)
         sync_index(index, self.store)
         return index
+
+    def require_existing_store(self) -> None:
+        """For commands that only read: StoreError, creating nothing, when the embedded store in
+        data_dir does not exist (a mistyped --data-dir must not leave a new empty store behind)."""
+        if "store" in self.__dict__ or self.settings.store.chroma_host:
+            return
+        if not (self.data_dir / "chroma").is_dir():
+            raise StoreError(f"no index in {self.data_dir.resolve()}: nothing was indexed there; check --data-dir "
+                             f"(or QA_DATA_DIR), or index documents first with `qa-app index PATH --data-dir {self.data_dir}`")
 
     def close(self) -> None:
         """Close the store and give the data directory back to other processes. Make a new App to go

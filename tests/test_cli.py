@@ -175,6 +175,15 @@ def test_a_folder_of_unsupported_files_says_why_and_an_empty_one_is_an_error(cli
     assert code == EXIT_USER_ERROR and "nothing to index" in err and str(tmp_path / "empty") in err
 
 
+def test_read_only_commands_on_a_mistyped_data_dir_create_nothing_and_name_it(tmp_path: Path, capsys: Any) -> None:
+    typo = tmp_path / "qa-dtaa"
+    for argv in (["docs", "list"], ["ask", "Where does the Rhine rise?"], ["docs", "delete", "abc"]):
+        assert main([*argv, "--data-dir", str(typo)]) == EXIT_USER_ERROR  # the real App: no models load
+        err = capsys.readouterr().err
+        assert f"no index in {typo}" in err and "--data-dir" in err
+        assert not typo.exists()
+
+
 # --- ask ------------------------------------------------------------------------------------------
 
 
@@ -248,7 +257,7 @@ def test_docs_list_json(cli: Harness, mixed_folder: Path) -> None:
 
 def test_docs_list_on_an_empty_store(cli: Harness) -> None:
     code, out, _ = cli.run("docs", "list")
-    assert code == 0 and out.strip() == "no documents indexed"
+    assert code == 0 and out.strip() == f"no documents indexed in {cli.data_dir} (collection documents)"
 
 
 def test_docs_delete_removes_a_document(cli: Harness, mixed_folder: Path) -> None:

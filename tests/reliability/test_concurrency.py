@@ -119,6 +119,34 @@ def test_queries_while_indexing_in_the_same_process_see_only_whole_documents(tmp
     assert counts == sorted(counts) and counts[-1] <= 8  # documents appear one by one, never vanish
 
 
+def test_a_long_wait_for_the_store_says_what_it_waits_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from qa_app.wiring import hold_data_dir
+
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_STORE, str(tmp_path / "store.lock")], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == b"held"
+        with pytest.raises(StoreLockedError, match="another process has the store"):
+            hold_data_dir(tmp_path, timeout=1.5)
+        err = capsys.readouterr().err
+        assert "waiting up to 2s for another process" in err and str(tmp_path) in err
+    finally:
+        holder.kill()
+        holder.wait()
+    claim = hold_data_dir(tmp_path, timeout=5)  # free again: no wait, no message
+    claim.release()
+    assert capsys.readouterr().err == ""
+
+
+HOLD_STORE = """
+import sys, time
+from filelock import FileLock
+lock = FileLock(sys.argv[1])  # kept referenced: a collected FileLock releases itself
+lock.acquire()
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
 def test_a_second_writer_waits_for_the_lock_and_then_fails_clearly(tmp_path: Path) -> None:
     held, release = threading.Event(), threading.Event()
 
