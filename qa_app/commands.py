@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from qa_app.config import Settings, load_settings
 from qa_app.errors import DocumentNotFoundError, QAError
+from qa_app.progress import progress_bar
 from qa_app.readers.registry import import_object, reader_spec, trainable_names
 
 EXIT_USER_ERROR = 2  # a mistake the message explains (also: nothing could be indexed)
@@ -29,15 +30,6 @@ def print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False, indent=2))
 
 
-def _progress_bar(**kwargs: Any) -> Any:
-    from tqdm import tqdm  # type: ignore[import-untyped]
-
-    # on a terminal the bar redraws every second; redirected to a file (a background training run, a
-    # CI log) it still writes a line every 30 s, so the log shows progress and the ETA
-    interactive = sys.stderr.isatty()
-    return tqdm(file=sys.stderr, mininterval=1.0 if interactive else 30.0, disable=False, **kwargs)
-
-
 def index(args: argparse.Namespace, make_app: AppFactory) -> int:
     app = make_app(settings_from(args))
     bars: dict[str, Any] = {}
@@ -48,7 +40,7 @@ def index(args: argparse.Namespace, make_app: AppFactory) -> int:
             for bar in bars.values():
                 bar.close()
             bars.clear()
-            bars[key] = _progress_bar(total=event.total, desc=f"{shown(Path(event.name).name)[:30]} {event.stage}", leave=False)
+            bars[key] = progress_bar(total=event.total, desc=f"{shown(Path(event.name).name)[:30]} {event.stage}", leave=False)
         bar = bars[key]
         bar.total = event.total
         bar.n = event.done
@@ -191,7 +183,7 @@ def train(args: argparse.Namespace, make_app: AppFactory) -> int:
     trainer = import_object(spec.trainer)
     card = trainer(reader=args.reader, data=args.data, base=args.base or spec.default_base, out_dir=out, run_dir=run_dir,
                    resume=args.resume, overrides=overrides, log=lambda m: print(m, file=sys.stderr, flush=True),
-                   progress_factory=_progress_bar)
+                   progress_factory=progress_bar)
     print_json({"out": str(out), "validation": card["validation"], "test": card["test"]})
     return 0
 
@@ -226,7 +218,7 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
         questions = load_questions(args.dataset)
         chosen = sample_questions(questions.questions, args.limit, seed=args.seed)
         app = make_app(settings)
-        bar = _progress_bar(total=len(chosen), desc=f"{names[0]} collection", unit="q")
+        bar = progress_bar(total=len(chosen), desc=f"{names[0]} collection", unit="q")
         run_report, run_rows = evaluate_collection(
             app=app, dataset=questions, questions=chosen, reader_name=names[0],
             model=str(checkpoint_dir(settings, names[0])), seed=args.seed, progress=bar.update,
@@ -251,7 +243,7 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
         if len(names) != 1:
             raise QAError("open-book evaluation takes one reader at a time; give --reader NAME")
         compare = bool(getattr(args, "compare_windows", False))
-        bar = _progress_bar(total=len(examples) * runs_needed(settings, compare), desc=f"{names[0]} open", unit="q")
+        bar = progress_bar(total=len(examples) * runs_needed(settings, compare), desc=f"{names[0]} open", unit="q")
         report, rows = evaluate_open(
             app=app, make_app=make_app, dataset=dataset, examples=examples, split=split, corpus=args.corpus,
             reader_name=names[0], model=str(checkpoint_dir(settings, names[0])), seed=args.seed,
@@ -282,7 +274,7 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
     reports: list[EvalReport] = []
     for name in names:
         reader = app.reader(name)
-        bar = _progress_bar(total=len(examples), desc=f"{name} gold", unit="q")
+        bar = progress_bar(total=len(examples), desc=f"{name} gold", unit="q")
         report, predictions = evaluate_gold(reader, name, dataset, examples, split=split,
                                             config_hash=settings.hash(), model=str(checkpoint_dir(settings, name)),
                                             seed=args.seed, progress=bar.update)
