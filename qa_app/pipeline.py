@@ -81,11 +81,16 @@ def make_answer(
     best = result.spans[0]
     others: list[Answer] = []
     seen = {best.text.strip().lower()}
+    kept = [(windows[best.window_index].doc_id, best.start, best.end)]
     for span in result.spans[1:]:
         key = span.text.strip().lower()
         if key in seen or len(others) >= alternatives:
             continue
+        doc_id = windows[span.window_index].doc_id
+        if any(d == doc_id and span.start < end and start < span.end for d, start, end in kept):
+            continue  # a longer or shorter cut of an answer already given ("Marta Lindqvist" in "treasurer, Marta Lindqvist")
         seen.add(key)
+        kept.append((doc_id, span.start, span.end))
         if span.score >= ALTERNATIVE_SHARE * best.score:
             others.append(Answer(question=question, text=span.text, score=span.score,
                                  citations=(citation_for(span, windows[span.window_index]),), reader=reader))

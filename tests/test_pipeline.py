@@ -182,6 +182,23 @@ def test_alternatives_are_distinct_and_not_too_unlikely() -> None:
     assert lyon.page == 2 and lyon.quote == "Lyon" and (lyon.start - 100) == TEXT.index("Lyon")
 
 
+def test_overlapping_cuts_of_one_answer_are_merged_into_it() -> None:
+    text = "The treasurer, Marta Lindqvist, signs the cheques. The auditor is Ole Berg."
+    window = Window(doc_id="d", source="club.txt", title="Club", text=text, start=0, end=len(text),
+                    first_chunk=0, last_chunk=0)
+
+    def cut(phrase: str, score: float) -> Span:
+        at = text.index(phrase)
+        return Span(text=phrase, start=at, end=at + len(phrase), score=score, logit=score, window_index=0)
+
+    result = ReaderResult(spans=(cut("treasurer, Marta Lindqvist", 0.4), cut("Marta Lindqvist", 0.3),
+                                 cut("treasurer", 0.1), cut("The treasurer, Marta Lindqvist", 0.1), cut("Ole Berg", 0.1)),
+                          null_score=0.1, null_logit_diff=2.0, answerable=True)
+    answer = make_answer("Who signs?", "Who signs?", result, [window], {}, "fake", alternatives=4)
+    assert answer.text == "treasurer, Marta Lindqvist"
+    assert [a.text for a in answer.alternatives] == ["Ole Berg"]
+
+
 def test_alternatives_are_limited_in_number() -> None:
     result = ReaderResult(spans=(span("Paris", 0.3), span("Lyon", 0.3), span("Nice", 0.3)), null_score=0.1,
                           null_logit_diff=1.0, answerable=True)
