@@ -46,15 +46,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _common(p)
 
-    p = sub.add_parser("ask", help="ask one question")
-    p.add_argument("question")
+    p = sub.add_parser("ask", help="ask one question, or each line of a file as its own question")
+    p.add_argument("question", nargs="?")
+    p.add_argument("--questions", metavar="FILE", help="a text file with one question per line ('-' = standard "
+                   "input); each is asked on its own, models load once")
     p.add_argument("--top-k", type=int, help="retrieval hits read (default 5)")
     p.add_argument("--retriever", choices=("hybrid", "dense", "sparse"))
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--json", action="store_true", help="print one JSON object per answer (one line each with --questions)")
     _common(p, reader=True)
 
-    p = sub.add_parser("chat", help="ask questions in a row; follow-ups use the conversation")
+    p = sub.add_parser("chat", help="ask questions in a row; follow-ups use the conversation ('new' starts a new one)")
     p.add_argument("--top-k", type=int)
+    p.add_argument("--json", action="store_true", help="print one JSON line per answer")
     _common(p, reader=True)
 
     p = sub.add_parser("docs", help="list or delete indexed documents")

@@ -81,16 +81,50 @@ def _check_not_empty(app: Any) -> None:
                       "run `qa-app index PATH` first")
 
 
+def _ready_pipeline(app: Any) -> Any:
+    """The pipeline with its models loaded, saying so on stderr (loading takes seconds; the answers'
+    timings then measure answering only)."""
+    _check_not_empty(app)
+    name = app.settings.reader.reader
+    print(f"qa-app: loading the encoder and the {name} reader ...", file=sys.stderr, flush=True)
+    app.load_models(name)
+    return app.pipeline()
+
+
+def _question_lines(source: str) -> list[str]:
+    if source == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        try:
+            lines = Path(source).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise QAError(f"cannot read questions from {source}: {exc}; give a UTF-8 text file, one question per line") from None
+    questions = [line.strip() for line in lines if line.strip()]
+    if not questions:
+        raise QAError(f"no questions in {source}: write one question per line")
+    return questions
+
+
 def ask(args: argparse.Namespace, make_app: AppFactory) -> int:
+    from qa_app.pipeline import clean_question
     from qa_app.serialize import answer_to_json
 
-    app = make_app(settings_from(args))
-    _check_not_empty(app)
-    answer = app.pipeline().ask(args.question, top_k=args.top_k)
-    if args.json:
-        print_json(answer_to_json(answer))
-        return 0
-    print(format_answer(answer))
+    if (args.question is None) == (args.questions is None):
+        raise QAError("give one question, or --questions FILE (one question per line), not both")
+    questions = [args.question] if args.questions is None else _question_lines(args.questions)
+    for question in questions:
+        clean_question(question)  # a bad question fails before seconds of loading
+    pipeline = _ready_pipeline(make_app(settings_from(args)))
+    for question in questions:
+        answer = pipeline.ask(question, top_k=args.top_k)
+        if args.json and args.questions is not None:
+            print(json.dumps(answer_to_json(answer), ensure_ascii=False), flush=True)
+        elif args.json:
+            print_json(answer_to_json(answer))
+        else:
+            if args.questions is not None:
+                print(f"? {shown(question)}")
+            print(format_answer(answer), flush=True)
     return 0
 
 
@@ -112,9 +146,9 @@ def format_answer(answer: Any) -> str:
 def chat(args: argparse.Namespace, make_app: AppFactory) -> int:
     from qa_app.conversation import Turn
 
-    app = make_app(settings_from(args))
-    _check_not_empty(app)
-    pipeline = app.pipeline()
+    from qa_app.serialize import answer_to_json
+
+    pipeline = _ready_pipeline(make_app(settings_from(args)))
     history: list[Turn] = []
     interactive = sys.stdin.isatty()
     if interactive:
@@ -134,11 +168,16 @@ def chat(args: argparse.Namespace, make_app: AppFactory) -> int:
         try:
             answer = pipeline.ask(line, history, top_k=args.top_k)
         except QAError as exc:
-            print(f"error: {exc}")
+            print(json.dumps({"question": line, "error": str(exc)}) if args.json else f"error: {exc}", flush=True)
             continue
-        if answer.query != answer.question:
-            print(f"  [searched for: {answer.query}]")
-        print(format_answer(answer))
+        if args.json:
+            print(json.dumps(answer_to_json(answer), ensure_ascii=False), flush=True)
+        else:
+            if not interactive:  # piped questions: show which answer belongs to which question
+                print(f"? {shown(line)}")
+            if answer.query != answer.question:
+                print(f"  [searched for: {answer.query}]")
+            print(format_answer(answer), flush=True)
         history.append(Turn(question=answer.question, answer=answer.text))
     return 0
 

@@ -149,6 +149,17 @@ class App:
         sync_index(index, self.store)
         return index
 
+    def load_models(self, reader: str | None = None) -> None:
+        """Open the store and load the encoder and the reader now (each does on first use otherwise), so
+        that the first question's timings measure answering, not loading."""
+        from qa_app.types import Window
+
+        self.store.count()
+        self.encoder.encode(["warm up"])
+        text = "Models load before the first question."
+        self.reader(reader).read("When do models load?", [Window(doc_id="warm-up", source="", title="", text=text,
+                                                                 start=0, end=len(text), first_chunk=0, last_chunk=0)])
+
     def require_existing_store(self) -> None:
         """For commands that only read: StoreError, creating nothing, when the embedded store in
         data_dir does not exist (a mistyped --data-dir must not leave a new empty store behind)."""

@@ -242,6 +242,36 @@ def test_ask_an_empty_question_is_a_user_error(cli: Harness, mixed_folder: Path)
     assert_one_line_error(err, "question is empty")
 
 
+def test_ask_questions_from_a_file_prints_one_json_line_each_after_saying_it_loads(cli: Harness, mixed_folder: Path,
+                                                                                   tmp_path: Path) -> None:
+    cli.run("index", str(mixed_folder))
+    questions = write(tmp_path / "q.txt", "Where does the Rhine rise?\n\nWhich planet has rings?\n")
+    code, out, err = cli.run("ask", "--questions", str(questions), "--json")
+    assert code == 0 and "loading the encoder and the" in err
+    lines = out.splitlines()
+    assert [json.loads(line)["question"] for line in lines] == ["Where does the Rhine rise?", "Which planet has rings?"]
+    assert json.loads(lines[0])["answers"][0]["text"] == ANSWER
+    code, out, _ = cli.run("ask", "--questions", str(questions))
+    assert code == 0 and out.startswith("? Where does the Rhine rise?\n" + ANSWER)
+    code, _, err = cli.run("ask", "Where?", "--questions", str(questions))
+    assert code == EXIT_USER_ERROR and "not both" in err
+
+
+def test_piped_chat_echoes_questions_and_prints_json_lines(cli: Harness, mixed_folder: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    cli.run("index", str(mixed_folder))
+    monkeypatch.setattr("sys.stdin", io.StringIO("Where does the Rhine rise?\nAnd where does it end?\n"))
+    code, out, _ = cli.run("chat")
+    assert code == 0 and out.startswith("? Where does the Rhine rise?\n" + ANSWER)
+    assert "? And where does it end?" in out
+    monkeypatch.setattr("sys.stdin", io.StringIO("Where does the Rhine rise?\nnew\nWhich planet has rings?\n"))
+    code, out, _ = cli.run("chat", "--json")
+    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert code == 0 and [r["question"] for r in rows] == ["Where does the Rhine rise?", "Which planet has rings?"]
+
+
 # --- docs -----------------------------------------------------------------------------------------
 
 
