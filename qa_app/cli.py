@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 from qa_app import __version__, commands
 from qa_app.commands import EXIT_USER_ERROR
-from qa_app.config import DEFAULT_READER, PRECISIONS, Settings
+from qa_app.config import DEFAULT_MODELS_DIR, DEFAULT_READER, PRECISIONS, Settings
 from qa_app.errors import QAError
 from qa_app.readers.registry import reader_names, reader_spec, readers_help, trainable_names
 
@@ -30,7 +30,8 @@ def _common(parser: argparse.ArgumentParser, *, store: bool = True, reader: bool
     if reader:
         parser.add_argument("--reader", help=f"{' | '.join(reader_names())} (default {DEFAULT_READER}); "
                             "eval takes several, comma-separated")
-        parser.add_argument("--models-dir", help="folder holding trained readers (default ./models)")
+        parser.add_argument("--models-dir", help=f"folder holding trained readers (default {DEFAULT_MODELS_DIR}; "
+                            "also QA_MODELS_DIR)")
         parser.add_argument("--precision", choices=PRECISIONS,
                             help="reader arithmetic: auto (default: bf16 autocast only where the CPU has native bf16), "
                             "fp32, bf16 or int8 (dynamic quantisation)")

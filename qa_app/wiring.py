@@ -16,7 +16,7 @@ from qa_app.config import ENCODER_DIMENSION, ENCODER_ID, Settings
 from qa_app.errors import ModelNotFoundError, StoreError, StoreLockedError
 from qa_app.pipeline import Pipeline, PipelineOptions
 from qa_app.protocols import Reader
-from qa_app.readers.registry import import_object, reader_spec
+from qa_app.readers.registry import import_object, reader_names, reader_spec
 from qa_app.readers.weights import has_weights
 
 LOCK_TIMEOUT_S = 600.0
@@ -227,8 +227,10 @@ def build_reader(settings: Settings, name: str) -> Reader:
     path = checkpoint_dir(settings, name)
     if not has_weights(path):
         raise ModelNotFoundError(
-            f"no {name} reader checkpoint in {path}; train one with `qa-app train --reader {name}` "
-            f"or point --models-dir at a folder holding {name}/"
+            f"no {name} reader checkpoint in {path.resolve()}. The trained readers ship in the project's source "
+            f"repository (folder models/); point --models-dir (or QA_MODELS_DIR) at a copy of it, or pick another "
+            f"reader with --reader ({', '.join(n for n in reader_names() if n != name)}); training your own takes "
+            f"hours: `qa-app train --reader {name}`"
         )
     precision = spec.precision if settings.reader.precision == "auto" else settings.reader.precision
     reader = reader_class(checkpoint=path, config=settings.reader, name=name, precision=precision)

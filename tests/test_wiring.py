@@ -32,8 +32,11 @@ def test_each_span_reader_is_served_from_its_own_folder_under_its_own_name(token
     reader = build_reader(settings, "transformer-mpnet")
     assert reader.name == "transformer-mpnet"
     assert reader.settings.base_model == "tiny"  # loaded from the shards
-    with pytest.raises(ModelNotFoundError, match="no transformer reader checkpoint"):
+    with pytest.raises(ModelNotFoundError, match="no transformer reader checkpoint") as missing:
         build_reader(settings, "transformer")  # no folder of its own
+    message = str(missing.value)  # where it looked, where readers come from, the readers to pick instead
+    assert str((tmp_path / "models" / "transformer").resolve()) in message
+    assert "--models-dir" in message and "QA_MODELS_DIR" in message and "transformer-mpnet" in message
 
 
 @pytest.mark.parametrize(("precision", "bf16", "quantised"), [("fp32", False, False), ("bf16", True, False),
