@@ -145,7 +145,6 @@ def format_answer(answer: Any) -> str:
 
 def chat(args: argparse.Namespace, make_app: AppFactory) -> int:
     from qa_app.conversation import Turn
-
     from qa_app.serialize import answer_to_json
 
     pipeline = _ready_pipeline(make_app(settings_from(args)))
@@ -185,6 +184,18 @@ def chat(args: argparse.Namespace, make_app: AppFactory) -> int:
 def docs(args: argparse.Namespace, make_app: AppFactory) -> int:
     app = make_app(settings_from(args))
     app.require_existing_store()
+    if args.docs_command == "collections":
+        names = sorted(set(app.collections()) | {app.settings.store.collection})
+        counts = {}
+        for name in names:  # each collection opened read-only through an App of its own settings
+            other = app if name == app.settings.store.collection else make_app(app.settings.replace(collection=name))
+            counts[name] = len(other.store.documents())
+        if args.json:
+            print_json({"collections": [{"name": n, "documents": c} for n, c in counts.items()]})
+        else:
+            for name, count in counts.items():
+                print(f"{name}  {count} documents{'  (current)' if name == app.settings.store.collection else ''}")
+        return 0
     if args.docs_command == "list":
         infos = app.store.documents()
         if args.json:

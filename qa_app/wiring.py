@@ -149,6 +149,10 @@ class App:
         sync_index(index, self.store)
         return index
 
+    def collections(self) -> list[str]:
+        """Names of the collections in this data directory (or Chroma server)."""
+        return list(self.store.collection_names())
+
     def load_models(self, reader: str | None = None) -> None:
         """Open the store and load the encoder and the reader now (each does on first use otherwise), so
         that the first question's timings measure answering, not loading."""
@@ -215,6 +219,19 @@ class App:
 
 def checkpoint_dir(settings: Settings, name: str) -> Path:
     return Path(settings.reader.models_dir).expanduser() / name
+
+
+def tuned_threshold(settings: Settings, name: str) -> float | None:
+    """The no-answer threshold the `name` checkpoint was tuned with (its reader.json), None when the
+    reader has no checkpoint. Reads one small file; loads no model."""
+    import json
+
+    from qa_app.readers.checkpoint import READER_FILE
+
+    path = checkpoint_dir(settings, name) / READER_FILE
+    if not reader_spec(name).needs_checkpoint or not path.is_file():
+        return None
+    return float(json.loads(path.read_text(encoding="utf-8")).get("null_threshold", 0.0))
 
 
 def build_reader(settings: Settings, name: str) -> Reader:

@@ -325,6 +325,18 @@ def test_index_then_ask_through_an_embedded_chroma_store(tmp_path: Path, capsys:
     assert RIVERS[first["start"] : first["end"]] == ANSWER
 
 
+def test_docs_collections_lists_every_collection_with_its_documents(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                    mixed_folder: Path) -> None:
+    cli = Harness(tmp_path, capsys, chroma=True)
+    cli.run("index", str(mixed_folder / "rivers.txt"), "--collection", "rivers")
+    cli.run("index", str(mixed_folder / "rivers.txt"), str(mixed_folder / "planets.md"), "--collection", "all-docs")
+    code, out, _ = cli.run("docs", "collections", "--json", "--collection", "rivers")
+    assert code == 0
+    assert json.loads(out)["collections"] == [{"name": "all-docs", "documents": 2}, {"name": "rivers", "documents": 1}]
+    code, out, _ = cli.run("docs", "collections", "--collection", "rivers")
+    assert out.splitlines() == ["all-docs  2 documents", "rivers  1 documents  (current)"]
+
+
 # --- parsing and settings -------------------------------------------------------------------------
 
 

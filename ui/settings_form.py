@@ -18,6 +18,7 @@ from ui import state
 FORM_KEYS = {
     "reader": "set_reader", "top_k": "set_top_k", "window_chunks": "set_window", "token_budget": "set_budget",
     "tuned": "set_tuned", "null_threshold": "set_threshold", "collection": "set_collection",
+    "new_collection": "set_new_collection",
 }
 
 
@@ -26,12 +27,12 @@ def overrides_from_form(values: dict[str, Any]) -> dict[str, Any]:
     return {"reader": values["reader"], "top_k": int(values["top_k"]),
             "window_chunks": int(values["window_chunks"]), "token_budget": int(values["token_budget"]),
             "null_threshold": None if values["tuned"] else float(values["null_threshold"]),
-            "collection": str(values["collection"]).strip()}
+            "collection": str(values.get("new_collection") or "").strip() or str(values["collection"]).strip()}
 
 
 def apply_form() -> None:
     """Form submit callback: a new Settings from the widgets, or a message saying why not."""
-    values = {name: st.session_state[key] for name, key in FORM_KEYS.items()}
+    values = {name: st.session_state.get(key) for name, key in FORM_KEYS.items()}
     try:
         state.update_settings(overrides_from_form(values))
     except ConfigError as exc:

@@ -93,6 +93,23 @@ def get_app() -> Any:
     return _cached_app(_app_key(settings), settings, st.session_state[_FACTORY])
 
 
+def collections() -> list[str]:
+    """The collections of the current data directory (or server), the current one included."""
+    try:
+        names = set(get_app().collections())
+    except QAError:
+        names = set()
+    return sorted(names | {current_settings().store.collection})
+
+
+def tuned_threshold() -> float | None:
+    """The current reader's own no-answer threshold (None: it has no checkpoint)."""
+    from qa_app.wiring import tuned_threshold as checkpoint_threshold
+
+    settings = current_settings()
+    return checkpoint_threshold(settings, settings.reader.reader)
+
+
 def documents() -> list[DocumentInfo]:
     """The indexed documents (QAError when the store cannot be opened)."""
     return list(get_app().store.documents())

@@ -116,10 +116,12 @@ class UploadLimit:
         return abs(self.app_mb - self.server_mb) < 0.5
 
     def explanation(self) -> str:
-        text = (f"Each file may be up to {self.effective_mb:g} MB. The limit is the `max_file_mb` setting "
-                f"(`QA_MAX_FILE_MB`, now {self.app_mb:g} MB) and the upload widget's `server.maxUploadSize` "
-                f"in `.streamlit/config.toml` (now {self.server_mb:g} MB); keep the two equal. "
-                "Raise both to accept bigger files.")
-        if not self.consistent:
-            text += " The two differ now, so the smaller one applies."
-        return text
+        """What the person uploading sees: the limit, not the settings behind it."""
+        return f"Each file may be up to {self.effective_mb:g} MB."
+
+    def admin_warning(self) -> str | None:
+        """For the server log when the two limits differ (whoever runs the app can fix it)."""
+        if self.consistent:
+            return None
+        return (f"upload limits differ: max_file_mb (QA_MAX_FILE_MB) is {self.app_mb:g} MB, Streamlit's "
+                f"server.maxUploadSize is {self.server_mb:g} MB; the smaller applies. Keep the two equal.")

@@ -15,7 +15,6 @@ process per data directory is the caller's job. chromadb is imported on first us
 from __future__ import annotations
 
 import contextlib
-
 import json
 import os
 import re
@@ -330,6 +329,12 @@ class ChromaStore:
                     yield from self._fetch(ids)
                     ids = []
         yield from self._fetch(ids)
+
+    def collection_names(self) -> list[str]:
+        """The document collections this store's Chroma holds (their registries not counted), sorted."""
+        with _chroma_errors("cannot list the collections", _READ_REMEDY):
+            names = [c if isinstance(c, str) else c.name for c in self._client.list_collections()]
+        return sorted(n for n in names if not n.endswith(REGISTRY_SUFFIX))
 
     def count(self) -> int:
         """Number of chunk rows (including any of an unfinished write)."""

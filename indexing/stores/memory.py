@@ -150,6 +150,9 @@ class InMemoryStore:
             snapshot = [c for info in self.documents() for c in self._chunks[info.id]]
         return iter(snapshot)
 
+    def collection_names(self) -> list[str]:
+        return []  # one unnamed collection: the App's settings name it
+
     def count(self) -> int:
         """Number of chunks stored."""
         with self._lock:

@@ -161,7 +161,9 @@ def test_document_rows_show_pages_chunks_and_a_readable_date() -> None:
 
 def test_upload_limit_is_the_smaller_one_and_config_toml_matches_the_default() -> None:
     limit = uploads.UploadLimit(app_mb=50, server_mb=200)
-    assert limit.effective_mb == 50 and not limit.consistent and "smaller one applies" in limit.explanation()
+    assert limit.effective_mb == 50 and not limit.consistent and limit.explanation() == "Each file may be up to 50 MB."
+    assert "the smaller applies" in (limit.admin_warning() or "")
+    assert uploads.UploadLimit(app_mb=200, server_mb=200).admin_warning() is None
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == Settings().store.max_file_mb
     assert uploads.UPLOAD_TYPES == ["pdf", "txt", "md", "markdown"]
@@ -247,6 +249,8 @@ def test_form_values_become_a_new_settings() -> None:
     assert tuned.reader.null_threshold is None
     with pytest.raises(ConfigError):
         Settings().replace(**overrides_from_form({**values, "token_budget": 10}))
+    fresh = Settings().replace(**overrides_from_form({**values, "new_collection": " reports-2026 "}))
+    assert fresh.store.collection == "reports-2026"  # a new name wins over the chosen collection
 
 
 def test_settings_rows_never_show_the_server_token() -> None:

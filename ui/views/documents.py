@@ -1,5 +1,6 @@
 """Documents: upload files (progress per file and stage), see what is indexed, delete documents."""
 
+import logging
 from typing import Any, Callable
 
 import streamlit as st
@@ -25,8 +26,8 @@ st.subheader("Add documents")
 files = st.file_uploader("PDF, text or Markdown files", type=uploads.UPLOAD_TYPES, accept_multiple_files=True,
                          key="uploads", help="Several files at once; each is parsed, chunked, embedded and stored.")
 st.caption(limit.explanation())
-if not limit.consistent:
-    st.warning("The app's and the upload widget's size limits differ.")
+if (warning := limit.admin_warning()) is not None:
+    logging.getLogger("qa_app.ui").warning(warning)
 
 
 def start(upload: uploads.Upload) -> Callable[[IndexEvent], None]:

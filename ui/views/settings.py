@@ -14,6 +14,13 @@ s = state.current_settings()
 for level, message in state.take_messages("settings"):
     getattr(st, level)(message)
 
+tuned_value = state.tuned_threshold()
+tuned = st.checkbox("Use the reader's own no-answer threshold (tuned at training time)",
+                    value=s.reader.null_threshold is None, key=FORM_KEYS["tuned"])
+if tuned or FORM_KEYS["null_threshold"] not in st.session_state:  # show the value in force
+    in_force = s.reader.null_threshold if s.reader.null_threshold is not None else tuned_value
+    st.session_state[FORM_KEYS["null_threshold"]] = float(in_force or 0.0)
+
 with st.form("settings_form"):
     readers = reader_names()
     st.selectbox("Reader", readers, index=readers.index(s.reader.reader) if s.reader.reader in readers else 0,
@@ -24,12 +31,14 @@ with st.form("settings_form"):
                     value=s.retrieval.window_chunks, key=FORM_KEYS["window_chunks"])
     st.number_input("Token budget: word pieces the reader sees per question", min_value=64, max_value=32768,
                     value=s.retrieval.token_budget, step=256, key=FORM_KEYS["token_budget"])
-    st.checkbox("Use the no-answer threshold tuned at training time", value=s.reader.null_threshold is None,
-                key=FORM_KEYS["tuned"])
-    st.number_input("No-answer threshold (answer when the best span's score minus the no-answer score exceeds it)",
-                    value=float(s.reader.null_threshold or 0.0), step=0.5, key=FORM_KEYS["null_threshold"])
-    st.text_input("Collection", value=s.store.collection, key=FORM_KEYS["collection"],
-                  help="Documents live in a named collection; a new name starts an empty one.")
+    st.number_input("No-answer threshold (answer when the best span's score minus the no-answer score exceeds it; "
+                    "higher = more 'not found')", step=0.5, key=FORM_KEYS["null_threshold"], disabled=tuned,
+                    help="Untick the box above to set your own." if tuned else None)
+    names = state.collections()
+    st.selectbox("Collection", names, index=names.index(s.store.collection), key=FORM_KEYS["collection"],
+                 help="Documents live in a named collection; each has its own documents.")
+    st.text_input("Or start a new collection", key=FORM_KEYS["new_collection"], placeholder="new collection name",
+                  help="Leave empty to use the collection chosen above.")
     st.form_submit_button("Apply", type="primary", key="set_apply", on_click=apply_form)
 
 st.button("Reset to the starting settings", key="set_reset", on_click=reset_form)
