@@ -25,8 +25,7 @@ index: setup
 	$(BIN)/qa-app index corpora/docs
 
 run: index
-	$(BIN)/streamlit run ui/app.py --server.port $(PORT) --server.address localhost \
-		--server.headless true --browser.gatherUsageStats false
+	$(BIN)/qa-app web --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest -q

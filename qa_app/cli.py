@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON line per answer")
     _common(p, reader=True)
 
+    p = sub.add_parser("web", help="start the web app (works from any directory)")
+    p.add_argument("--port", type=int, default=8501, help="default 8501")
+    p.add_argument("--address", default="localhost", help="interface to listen on (default localhost: this machine "
+                   "only; see the README before exposing it)")
+    _common(p, reader=True)
+
     p = sub.add_parser("docs", help="list or delete indexed documents")
     docs = p.add_subparsers(dest="docs_command", metavar="ACTION")
     d = docs.add_parser("list", help="list indexed documents")
@@ -143,7 +149,7 @@ def main(argv: Sequence[str] | None = None, make_app: Callable[[Settings], Any] 
         make_app = App
     handlers: dict[str, Callable[[argparse.Namespace, Callable[[Settings], Any]], int]] = {
         "index": commands.index, "ask": commands.ask, "chat": commands.chat, "docs": commands.docs,
-        "train": commands.train, "eval": commands.evaluate, "data": commands.data,
+        "train": commands.train, "eval": commands.evaluate, "data": commands.data, "web": commands.web,
     }
     try:
         return handlers[args.command](args, make_app)

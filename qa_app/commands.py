@@ -105,6 +105,24 @@ def _question_lines(source: str) -> list[str]:
     return questions
 
 
+def web(args: argparse.Namespace, make_app: AppFactory) -> int:
+    import os
+    import subprocess
+
+    from qa_app.web import web_command, web_environment
+
+    keys = ("config", "data_dir", "collection", "chroma_host", "chroma_port", "chroma_token", "reader", "models_dir",
+            "precision")
+    given = {k: getattr(args, k, None) for k in keys}
+    settings = settings_from(args)  # a bad setting fails here, not inside the app
+    print(f"qa-app: the web app will be at http://{args.address}:{args.port} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    try:
+        return subprocess.call(web_command(sys.executable, settings, port=args.port, address=args.address),
+                               env=web_environment(os.environ, given))
+    except KeyboardInterrupt:
+        return 0
+
+
 def ask(args: argparse.Namespace, make_app: AppFactory) -> int:
     from qa_app.pipeline import clean_question
     from qa_app.serialize import answer_to_json
