@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 from indexing.build import IndexEvent, IndexOutcome
 from qa_app.config import Settings, load_settings
 from qa_app.conversation import Turn
+from qa_app.data.questions import QuestionSet
 from qa_app.errors import DocumentNotFoundError, QAError
 from qa_app.types import Answer, Citation, DocumentInfo
 
@@ -91,20 +92,29 @@ class QA:
         """The indexed documents of the collection."""
         return list(self._live.store.documents())
 
+    def collections(self) -> list[str]:
+        """The collections of this data directory (or Chroma server)."""
+        return sorted(set(self._live.collections()) | {self._settings.store.collection})
+
     def delete(self, doc_id: str) -> None:
         """Remove a document and all its chunks; DocumentNotFoundError if the id is unknown."""
         self._live.indexer.delete(doc_id)
 
-    def evaluate(self, questions: str | Path, *, limit: int | None = None, seed: int = 13,
+    def load_models(self) -> None:
+        """Open the store and load the encoder and the reader now rather than on the first question."""
+        self._live.load_models(self._settings.reader.reader)
+
+    def evaluate(self, questions: str | Path | QuestionSet, *, limit: int | None = None, seed: int = 13,
                  progress: Callable[[int], None] | None = None) -> dict[str, Any]:
         """Ask every question of a question file (CSV, JSONL or SQuAD JSON with expected answers, and
-        optionally source and page) over this collection; the scores `qa-app eval FILE --collection`
-        prints (EM/F1, page@1, source@1, abstention, latency). `limit`: a seeded sample of that many."""
+        optionally source and page; or a QuestionSet parsed already) over this collection; the scores
+        `qa-app eval FILE --collection` prints (EM/F1, page@1, source@1, abstention, latency).
+        `limit`: a seeded sample of that many."""
         from qa_app.data.questions import load_questions, sample_questions
         from qa_app.evaluation.collection import evaluate_collection
         from qa_app.wiring import checkpoint_dir
 
-        dataset = load_questions(str(questions))
+        dataset = questions if isinstance(questions, QuestionSet) else load_questions(str(questions))
         chosen = sample_questions(dataset.questions, limit, seed=seed)
         name = self._settings.reader.reader
         report, _ = evaluate_collection(app=self._live, dataset=dataset, questions=chosen, reader_name=name,

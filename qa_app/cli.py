@@ -18,8 +18,12 @@ from qa_app.errors import QAError
 from qa_app.readers.registry import reader_names, reader_spec, readers_help, trainable_names
 
 
-def _common(parser: argparse.ArgumentParser, *, store: bool = True, reader: bool = False) -> None:
+def _common(parser: argparse.ArgumentParser, *, store: bool = True, reader: bool = False, remote: bool = False) -> None:
     parser.add_argument("--config", help="TOML settings file (default ./qa-app.toml if present)")
+    if remote:
+        parser.add_argument("--server", dest="server_url", metavar="URL",
+                            help="talk to a running `qa-app serve` at URL instead of opening the store (QA_SERVER_URL)")
+        parser.add_argument("--server-token", help="its bearer token (QA_SERVER_TOKEN)")
     if store:
         parser.add_argument("--data-dir", help="where the embedded store lives (default .qa-data)")
         parser.add_argument("--collection", help="collection name (default documents)")
@@ -45,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="index files and folders (PDF, TXT, MD)")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    _common(p)
+    _common(p, remote=True)
 
     p = sub.add_parser("ask", help="ask one question, or each line of a file as its own question")
     p.add_argument("question", nargs="?")
@@ -54,12 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, help="retrieval hits read (default 5)")
     p.add_argument("--retriever", choices=("hybrid", "dense", "sparse"))
     p.add_argument("--json", action="store_true", help="print one JSON object per answer (one line each with --questions)")
-    _common(p, reader=True)
+    _common(p, reader=True, remote=True)
 
     p = sub.add_parser("chat", help="ask questions in a row; follow-ups use the conversation ('new' starts a new one)")
     p.add_argument("--top-k", type=int)
     p.add_argument("--json", action="store_true", help="print one JSON line per answer")
-    _common(p, reader=True)
+    _common(p, reader=True, remote=True)
 
     p = sub.add_parser("web", help="start the web app (works from any directory)")
     p.add_argument("--port", type=int, default=8501, help="default 8501")
@@ -71,13 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
     docs = p.add_subparsers(dest="docs_command", metavar="ACTION")
     d = docs.add_parser("list", help="list indexed documents")
     d.add_argument("--json", action="store_true")
-    _common(d)
+    _common(d, remote=True)
     d = docs.add_parser("collections", help="list the collections of the data dir (or Chroma server)")
     d.add_argument("--json", action="store_true")
-    _common(d)
+    _common(d, remote=True)
     d = docs.add_parser("delete", help="delete a document by id")
     d.add_argument("doc_id")
-    _common(d)
+    _common(d, remote=True)
+
+    p = sub.add_parser("serve", help="serve the HTTP API (models loaded once; OpenAPI docs at /docs)")
+    p.add_argument("--host", dest="server_host", help="interface to listen on (default 127.0.0.1; anything else "
+                   "needs a token)")
+    p.add_argument("--port", dest="server_port", type=int, help="default 8700")
+    p.add_argument("--token", dest="server_token", help="bearer token clients must send (QA_SERVER_TOKEN; prefer the "
+                   "variable: command lines are visible to other users)")
+    _common(p, reader=True)
 
     p = sub.add_parser("train", help="train a reader on SQuAD-format data")
     p.add_argument("--reader", default=DEFAULT_READER, choices=trainable_names(),
@@ -150,6 +162,7 @@ def main(argv: Sequence[str] | None = None, make_app: Callable[[Settings], Any] 
     handlers: dict[str, Callable[[argparse.Namespace, Callable[[Settings], Any]], int]] = {
         "index": commands.index, "ask": commands.ask, "chat": commands.chat, "docs": commands.docs,
         "train": commands.train, "eval": commands.evaluate, "data": commands.data, "web": commands.web,
+        "serve": commands.serve,
     }
     try:
         return handlers[args.command](args, make_app)

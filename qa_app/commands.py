@@ -7,7 +7,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from qa_app.config import Settings, load_settings
 from qa_app.errors import DocumentNotFoundError, QAError
@@ -21,7 +21,7 @@ AppFactory = Callable[[Any], Any]  # Settings -> App (tests pass one wiring fake
 
 def settings_from(args: argparse.Namespace) -> Settings:
     keys = ("data_dir", "collection", "chroma_host", "chroma_port", "chroma_token", "reader", "models_dir",
-            "precision", "top_k", "retriever")
+            "precision", "top_k", "retriever", "server_url", "server_token", "server_host", "server_port")
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     return load_settings(getattr(args, "config", None), overrides)
 
@@ -30,8 +30,42 @@ def print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False, indent=2))
 
 
+def _remote(settings: Settings) -> Any:
+    """A client of the server named by --server / QA_SERVER_URL, or None to work on the store directly."""
+    if not settings.server.server_url:
+        return None
+    from qa_app.client import RemoteQA
+
+    return RemoteQA(settings.server.server_url, token=settings.server.server_token)
+
+
 def index(args: argparse.Namespace, make_app: AppFactory) -> int:
-    app = make_app(settings_from(args))
+    settings = settings_from(args)
+    remote = _remote(settings)
+    if remote is not None:
+        outcomes = remote.index(args.paths)
+    else:
+        outcomes = [asdict(o) for o in _index_locally(make_app(settings), args.paths)]
+    if not outcomes:
+        raise QAError(f"nothing to index in {', '.join(args.paths)}: no files found (hidden files and folders "
+                      f"are not read); give PDF, TXT or Markdown files or folders holding them")
+    if args.json:
+        print_json({"outcomes": outcomes})
+    else:
+        for o in outcomes:
+            if o["status"] == "skipped":
+                print(f"skipped    {shown(o['name'])}: {shown(o['reason'])}")
+            else:
+                print(f"{o['status']:<10} {o['source']} ({o['pages']} pages, {o['chunks']} chunks) id {o['doc_id']}")
+        counts = {s: sum(o["status"] == s for o in outcomes) for s in ("added", "replaced", "unchanged", "skipped")}
+        print(", ".join(f"{n} {s}" for s, n in counts.items()))
+    skipped = sum(o["status"] == "skipped" for o in outcomes)
+    if not skipped:
+        return 0
+    return EXIT_PARTIAL if skipped < len(outcomes) else EXIT_USER_ERROR
+
+
+def _index_locally(app: Any, paths: list[str]) -> list[Any]:
     bars: dict[str, Any] = {}
 
     def progress(event: Any) -> None:
@@ -46,26 +80,10 @@ def index(args: argparse.Namespace, make_app: AppFactory) -> int:
         bar.n = event.done
         bar.refresh()
 
-    outcomes = app.indexer.index_paths(args.paths, progress=progress)
+    outcomes = app.indexer.index_paths(paths, progress=progress)
     for bar in bars.values():
         bar.close()
-    if not outcomes:
-        raise QAError(f"nothing to index in {', '.join(args.paths)}: no files found (hidden files and folders "
-                      f"are not read); give PDF, TXT or Markdown files or folders holding them")
-    if args.json:
-        print_json({"outcomes": [asdict(o) for o in outcomes]})
-    else:
-        for o in outcomes:
-            if o.status == "skipped":
-                print(f"skipped    {shown(o.name)}: {shown(o.reason)}")
-            else:
-                print(f"{o.status:<10} {o.source} ({o.pages} pages, {o.chunks} chunks) id {o.doc_id}")
-        counts = {s: sum(o.status == s for o in outcomes) for s in ("added", "replaced", "unchanged", "skipped")}
-        print(", ".join(f"{n} {s}" for s, n in counts.items()))
-    skipped = sum(o.status == "skipped" for o in outcomes)
-    if not skipped:
-        return 0
-    return EXIT_PARTIAL if skipped < len(outcomes) else EXIT_USER_ERROR
+    return list(outcomes)
 
 
 def shown(text: str) -> str:
@@ -81,14 +99,29 @@ def _check_not_empty(app: Any) -> None:
                       "run `qa-app index PATH` first")
 
 
-def _ready_pipeline(app: Any) -> Any:
-    """The pipeline with its models loaded, saying so on stderr (loading takes seconds; the answers'
-    timings then measure answering only)."""
+Asker = Callable[[str, Sequence[tuple[str, str]], "int | None"], dict[str, Any]]
+
+
+def _asker(settings: Settings, make_app: AppFactory) -> Asker:
+    """(question, history, top_k) -> the answer's JSON, from the server or from a pipeline loaded here
+    (saying so on stderr: loading takes seconds; the answers' timings then measure answering only)."""
+    remote = _remote(settings)
+    if remote is not None:
+        return remote.ask
+    from qa_app.conversation import Turn
+    from qa_app.serialize import answer_to_json
+
+    app = make_app(settings)
     _check_not_empty(app)
-    name = app.settings.reader.reader
-    print(f"qa-app: loading the encoder and the {name} reader ...", file=sys.stderr, flush=True)
-    app.load_models(name)
-    return app.pipeline()
+    print(f"qa-app: loading the encoder and the {settings.reader.reader} reader ...", file=sys.stderr, flush=True)
+    app.load_models(settings.reader.reader)
+    pipeline = app.pipeline()
+
+    def ask_here(question: str, history: Sequence[tuple[str, str]], top_k: int | None) -> dict[str, Any]:
+        turns = [Turn(question=q, answer=a) for q, a in history]
+        return answer_to_json(pipeline.ask(question, turns, top_k=top_k))
+
+    return ask_here
 
 
 def _question_lines(source: str) -> list[str]:
@@ -125,20 +158,19 @@ def web(args: argparse.Namespace, make_app: AppFactory) -> int:
 
 def ask(args: argparse.Namespace, make_app: AppFactory) -> int:
     from qa_app.pipeline import clean_question
-    from qa_app.serialize import answer_to_json
 
     if (args.question is None) == (args.questions is None):
         raise QAError("give one question, or --questions FILE (one question per line), not both")
     questions = [args.question] if args.questions is None else _question_lines(args.questions)
     for question in questions:
         clean_question(question)  # a bad question fails before seconds of loading
-    pipeline = _ready_pipeline(make_app(settings_from(args)))
+    asker = _asker(settings_from(args), make_app)
     for question in questions:
-        answer = pipeline.ask(question, top_k=args.top_k)
+        answer = asker(question, (), args.top_k)
         if args.json and args.questions is not None:
-            print(json.dumps(answer_to_json(answer), ensure_ascii=False), flush=True)
+            print(json.dumps(answer, ensure_ascii=False), flush=True)
         elif args.json:
-            print_json(answer_to_json(answer))
+            print_json(answer)
         else:
             if args.questions is not None:
                 print(f"? {shown(question)}")
@@ -146,27 +178,24 @@ def ask(args: argparse.Namespace, make_app: AppFactory) -> int:
     return 0
 
 
-def format_answer(answer: Any) -> str:
-    if not answer.found:
+def format_answer(answer: dict[str, Any]) -> str:
+    """An answer's JSON (`answer_to_json`, or a server's reply) as text for the terminal."""
+    if not answer["answers"]:
         lines = ["Not found in your documents."]
-        if answer.windows:
+        if answer["windows"]:
             lines.append("Closest passages:")
-            lines += [f"  - {w.source}, page {w.page}: {w.text[:160].strip()}..." for w in answer.windows[:3]]
+            lines += [f"  - {w['source']}, page {w['page']}: {w['preview'].strip()}..." for w in answer["windows"][:3]]
         return "\n".join(lines)
-    c = answer.citations[0]
-    lines = [f"{answer.text}", f"  ({c.source}, page {c.page}; confidence {answer.score:.2f}; reader {answer.reader})"]
-    for alt in answer.alternatives:
-        ac = alt.citations[0]
-        lines.append(f"  or: {alt.text} ({ac.source}, page {ac.page}; {alt.score:.2f})")
+    best, *others = answer["answers"]
+    lines = [best["text"], f"  ({best['source']}, page {best['page']}; confidence {best['score']:.2f}; "
+                           f"reader {answer['reader']})"]
+    lines += [f"  or: {alt['text']} ({alt['source']}, page {alt['page']}; {alt['score']:.2f})" for alt in others]
     return "\n".join(lines)
 
 
 def chat(args: argparse.Namespace, make_app: AppFactory) -> int:
-    from qa_app.conversation import Turn
-    from qa_app.serialize import answer_to_json
-
-    pipeline = _ready_pipeline(make_app(settings_from(args)))
-    history: list[Turn] = []
+    asker = _asker(settings_from(args), make_app)
+    history: list[tuple[str, str]] = []
     interactive = sys.stdin.isatty()
     if interactive:
         print("Ask a question (empty line or Ctrl-D to stop; 'new' starts a new conversation).")
@@ -183,52 +212,82 @@ def chat(args: argparse.Namespace, make_app: AppFactory) -> int:
             print("(new conversation)")
             continue
         try:
-            answer = pipeline.ask(line, history, top_k=args.top_k)
+            answer = asker(line, history, args.top_k)
         except QAError as exc:
             print(json.dumps({"question": line, "error": str(exc)}) if args.json else f"error: {exc}", flush=True)
             continue
         if args.json:
-            print(json.dumps(answer_to_json(answer), ensure_ascii=False), flush=True)
+            print(json.dumps(answer, ensure_ascii=False), flush=True)
         else:
             if not interactive:  # piped questions: show which answer belongs to which question
                 print(f"? {shown(line)}")
-            if answer.query != answer.question:
-                print(f"  [searched for: {answer.query}]")
+            if answer["query"] != answer["question"]:
+                print(f"  [searched for: {answer['query']}]")
             print(format_answer(answer), flush=True)
-        history.append(Turn(question=answer.question, answer=answer.text))
+        history.append((answer["question"], answer["answers"][0]["text"] if answer["answers"] else ""))
     return 0
 
 
 def docs(args: argparse.Namespace, make_app: AppFactory) -> int:
-    app = make_app(settings_from(args))
-    app.require_existing_store()
+    settings = settings_from(args)
+    remote = _remote(settings)
+    app = None
+    if remote is None:
+        app = make_app(settings)
+        app.require_existing_store()
+    where = settings.server.server_url or f"{app.data_dir if app else ''}"
     if args.docs_command == "collections":
-        names = sorted(set(app.collections()) | {app.settings.store.collection})
-        counts = {}
-        for name in names:  # each collection opened read-only through an App of its own settings
-            other = app if name == app.settings.store.collection else make_app(app.settings.replace(collection=name))
-            counts[name] = len(other.store.documents())
+        counts: dict[str, int | None]
+        if remote is not None:
+            listed = remote.collections()
+            current, counts = listed["current"], {n: None for n in listed["collections"]}
+        else:
+            current, counts = settings.store.collection, dict(_collection_counts(app, make_app))
         if args.json:
             print_json({"collections": [{"name": n, "documents": c} for n, c in counts.items()]})
         else:
             for name, count in counts.items():
-                print(f"{name}  {count} documents{'  (current)' if name == app.settings.store.collection else ''}")
+                size = f"  {count} documents" if count is not None else ""
+                print(f"{name}{size}{'  (current)' if name == current else ''}")
         return 0
     if args.docs_command == "list":
-        infos = app.store.documents()
+        infos = remote.documents() if remote is not None else [asdict(i) | {"page_starts": None}
+                                                               for i in app.store.documents()]  # type: ignore[union-attr]
         if args.json:
-            print_json({"documents": [asdict(i) | {"page_starts": None} for i in infos]})
+            print_json({"documents": infos})
         elif not infos:
-            print(f"no documents indexed in {app.data_dir} (collection {app.settings.store.collection})")
+            print(f"no documents indexed in {where} (collection {settings.store.collection})")
         else:
             for i in infos:
-                print(f"{i.id}  {i.source}  {i.pages} pages, {i.chunks} chunks, indexed {i.indexed_at}")
+                print(f"{i['id']}  {i['source']}  {i['pages']} pages, {i['chunks']} chunks, indexed {i['indexed_at']}")
         return 0
     try:
-        app.indexer.delete(args.doc_id)
+        remote.delete(args.doc_id) if remote is not None else app.indexer.delete(args.doc_id)  # type: ignore[union-attr]
     except DocumentNotFoundError:
         raise QAError(f"no document with id {args.doc_id!r}; see `qa-app docs list`") from None
     print(f"deleted {args.doc_id}")
+    return 0
+
+
+def _collection_counts(app: Any, make_app: AppFactory) -> dict[str, int]:
+    names = sorted(set(app.collections()) | {app.settings.store.collection})
+    counts = {}
+    for name in names:  # each collection opened through an App of its own settings
+        other = app if name == app.settings.store.collection else make_app(app.settings.replace(collection=name))
+        counts[name] = len(other.store.documents())
+    return counts
+
+
+def serve(args: argparse.Namespace, make_app: AppFactory) -> int:
+    from indexing.loaders import MB
+    from qa_app.api import QA
+    from qa_app.server import serve as run_server
+
+    settings = settings_from(args)
+    s = settings.server
+    run_server(QA(settings, app_factory=make_app), host=s.server_host, port=s.server_port,
+               token=s.server_token or None, max_upload_bytes=int(settings.store.max_file_mb * MB),
+               log=lambda m: print(m, file=sys.stderr, flush=True))
     return 0
 
 

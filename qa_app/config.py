@@ -80,11 +80,20 @@ class ReaderConfig:
 
 
 @dataclass(frozen=True)
+class ServerConfig:
+    server_host: str = "127.0.0.1"  # where `qa-app serve` listens; beyond loopback it needs server_token
+    server_port: int = 8700  # its port
+    server_token: str = ""  # bearer token every request but /health must carry (QA_SERVER_TOKEN); "" = none
+    server_url: str = ""  # `qa-app ask/index/docs` talk to this running server instead of opening the store
+
+
+@dataclass(frozen=True)
 class Settings:
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     reader: ReaderConfig = field(default_factory=ReaderConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
 
     def hash(self) -> str:
         """Short stable hash of every setting, for stamping runs and cache keys."""
@@ -96,7 +105,7 @@ class Settings:
         return _apply(self, overrides, origin="override")
 
 
-_SECTIONS = ("chunking", "store", "retrieval", "reader")
+_SECTIONS = ("chunking", "store", "retrieval", "reader", "server")
 
 
 def _field_index() -> dict[str, tuple[str, dataclasses.Field[Any]]]:
@@ -109,7 +118,7 @@ def _field_index() -> dict[str, tuple[str, dataclasses.Field[Any]]]:
 
 def _section_type(name: str) -> type:
     return {"chunking": ChunkingConfig, "store": StoreConfig,
-            "retrieval": RetrievalConfig, "reader": ReaderConfig}[name]
+            "retrieval": RetrievalConfig, "reader": ReaderConfig, "server": ServerConfig}[name]
 
 
 def _coerce(name: str, f: dataclasses.Field[Any], value: Any, origin: str) -> Any:

@@ -19,6 +19,9 @@ def context_around(citation: Citation, windows: tuple[Window, ...], chars: int =
     return citation.quote
 
 
+PREVIEW_CHARS = 160  # of each window read, shown with "not found"
+
+
 def answer_entry(answer: Answer, windows: tuple[Window, ...]) -> dict[str, Any]:
     c = answer.citations[0]
     return {"text": answer.text, "score": round(answer.score, 4), "source": c.source, "page": c.page,
@@ -38,6 +41,7 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
         "reader": answer.reader,
         "no_answer_score": round(answer.score, 4) if not answer.found else None,
         "windows": [{"source": w.source, "page": w.page, "start": w.start, "end": w.end, "rank": w.rank,
-                     "score": round(w.score, 4), "growth": [asdict(g) for g in w.growth]} for w in answer.windows],
+                     "score": round(w.score, 4), "growth": [asdict(g) for g in w.growth],
+                     "preview": w.text[:PREVIEW_CHARS]} for w in answer.windows],
         "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
     }

@@ -13,28 +13,10 @@ from typing import Any
 import pytest
 
 import qa_app.api as qa_api
-from indexing.stores import ChromaStore, StoreSignature
-from qa_app.config import DEFAULT_READER, Settings
-from qa_app.wiring import App
-from tests.fakes import FakeReader, HashingEncoder, RegexTokenizer
+from qa_app.config import DEFAULT_READER
+from tests.fake_app import DESIGNER, MANUAL, fake_app
 
 ROOT = Path(__file__).resolve().parents[1]
-MANUAL = ROOT / "corpora" / "docs" / "tl7-tide-logger-manual.md"
-DESIGNER = "Ingrid Halvorsen"
-ENCODER = HashingEncoder(dimension=64)
-
-
-def fake_app(settings: Settings) -> App:
-    """The real App and embedded Chroma store, with a hashing encoder and a reader that finds DESIGNER."""
-    store = ChromaStore.open_embedded(Path(settings.store.data_dir) / "chroma", collection=settings.store.collection,
-                                      signature=StoreSignature.for_encoder(ENCODER.id, ENCODER.dimension,
-                                                                           settings.chunking))
-    app = App(settings, encoder=ENCODER, tokenizer=RegexTokenizer(), store=store,
-              readers={settings.reader.reader: FakeReader(DESIGNER, name=settings.reader.reader)})
-    from qa_app.wiring import hold_data_dir
-
-    app._data_dir_claim = hold_data_dir(Path(settings.store.data_dir))  # as App.store does for a real store
-    return app
 
 
 def opened(tmp_path: Path, **kw: Any) -> qa_api.QA:
