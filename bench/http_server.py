@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import secrets
 import socket
 import statistics
@@ -29,6 +28,8 @@ from typing import Any
 
 import httpx
 
+from qa_app.machine import cpu_model_name
+
 QUESTIONS = [
     "Who was the lead designer of the TL-7?",
     "How many adult Americans are functionally illiterate?",
@@ -37,15 +38,6 @@ QUESTIONS = [
     "What battery does the tide logger use?",
     "What did Kennedy propose about taxes?",
 ]
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-    except OSError:
-        names = []
-    return names[0] if names else platform.processor() or platform.machine()
 
 
 def free_port() -> int:
@@ -150,7 +142,7 @@ def main() -> None:
             server.wait(timeout=30)
     print(json.dumps({
         "benchmark": "http_server", "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-        "cpu": cpu_name(), "cores": os.cpu_count(), "reader": args.reader, "questions": len(questions),
+        "cpu": cpu_model_name(), "cores": os.cpu_count(), "reader": args.reader, "questions": len(questions),
         "documents_uploaded": sum(o["status"] in ("added", "unchanged") for o in uploaded),
         "server_start_and_model_load_s": round(load_s, 1), "runs": runs,
     }, indent=2))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import platform
 import statistics
 import sys
 import time
@@ -26,6 +25,7 @@ from typing import Any
 import torch
 
 from qa_app.config import DEFAULT_MODELS_DIR, ReaderConfig
+from qa_app.machine import cpu_model_name
 from qa_app.readers.features import EncodedFeatures
 from qa_app.readers.inference import autocast_bf16, cpu_has_native_bf16, quantized_int8, run_features, use_bf16
 from qa_app.readers.registry import load_span_checkpoint, reader_names, reader_spec
@@ -40,15 +40,6 @@ def checkpoint_folder(reference: str) -> Path:
 def default_precision(reference: str) -> str:
     """The precision a reader runs at by default (its registry entry; `auto` for a bare folder)."""
     return reader_spec(reference).precision if reference in reader_names() else "auto"
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            names = [line.split(":", 1)[1].strip() for line in f if line.startswith("model name")]
-    except OSError:
-        names = []
-    return names[0] if names else platform.processor() or platform.machine()
 
 
 def synthetic_features(n: int, length: int, vocab: int, seed: int = 0) -> EncodedFeatures:
@@ -104,7 +95,7 @@ def main() -> int:
         variants["bf16_autocast"] = (model, True)
     if "int8_dynamic" in wanted:
         variants["int8_dynamic"] = (quantized_int8(copy.deepcopy(model)), False)
-    result: dict[str, Any] = {"benchmark": "reader_speed", "checkpoint": args.checkpoint, "cpu": cpu_name(),
+    result: dict[str, Any] = {"benchmark": "reader_speed", "checkpoint": args.checkpoint, "cpu": cpu_model_name(),
                                  "native_bf16": cpu_has_native_bf16(), "length": args.length,
                                  "windows": args.windows, "batch": args.batch, "threads": torch.get_num_threads(),
                                  "windows_per_s": {}, "f1": {}}

@@ -5,7 +5,6 @@ Imports torch: an adapter module, loaded only when a trained reader runs.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -13,6 +12,7 @@ import numpy as np
 import torch
 
 from qa_app.config import PRECISIONS
+from qa_app.machine import cpuinfo as machine_cpuinfo
 from qa_app.readers.decoding import FeatureLogits
 from qa_app.readers.features import EncodedFeatures
 
@@ -46,24 +46,13 @@ def pad_batch(rows: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[torch.Ten
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # x86 CPU flags of bf16 arithmetic in hardware
 
 
-@functools.cache
-def _cpuinfo() -> str:
-    """This machine's /proc/cpuinfo, read once: use_bf16 runs on every LSTM forward pass and
-    distillation batch. "" where there is none (not Linux: no reliable flag, fp32 is the safe choice)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     """Whether the CPU computes bf16 in hardware, read from its flags (Linux /proc/cpuinfo).
 
     oneDNN also reports bf16 support where it only emulates it (Intel Xeon with plain AVX-512): there
     bf16 autocast runs about 3x slower than fp32, so that report alone is not enough."""
     if cpuinfo is None:
-        cpuinfo = _cpuinfo()
+        cpuinfo = machine_cpuinfo()
     flags = {word for line in cpuinfo.splitlines() if line.startswith(("flags", "Features")) for word in line.split()}
     return any(flag in flags for flag in NATIVE_BF16_FLAGS)
 

@@ -29,3 +29,10 @@ def test_forced_precisions_override_the_cpu_and_auto_follows_it() -> None:
         assert use_bf16() is False
     with pytest.raises(ValueError, match="precision"):
         autocast_bf16("fp16")
+
+
+def test_the_cpu_model_name_comes_from_cpuinfo() -> None:
+    from qa_app.machine import cpu_model_name
+
+    assert cpu_model_name("processor\t: 0\nmodel name\t: AMD EPYC 9B14\nflags\t: fpu\n") == "AMD EPYC 9B14"
+    assert cpu_model_name("")  # no model name line: the platform's answer, never empty
