@@ -5,7 +5,6 @@ while indexing, and the CLI talking to the server."""
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -24,15 +23,10 @@ from qa_app.errors import ConfigError
 from qa_app.server import check_exposure, create_server, upload_name
 from tests import pdf_factory
 from tests.fake_app import DESIGNER, MANUAL, fake_app
+from tests.servers import free_port
 
 TOKEN = "s3cret-token"
 LIMIT = 64 * 1024  # bytes per uploaded file in these tests
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -41,7 +35,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     settings = load_settings(overrides={"data_dir": str(tmp_path / "data")}, environ={})
     qa = QA(settings, app_factory=fake_app)
     qa.load_models()
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(create_server(qa, token=TOKEN, max_upload_bytes=LIMIT), host="127.0.0.1", port=port,
                             log_level="warning")
     uv = uvicorn.Server(config)
@@ -181,7 +175,7 @@ def test_the_cli_talks_to_the_server(server: str, tmp_path: Path, capsys: pytest
 
 
 def test_an_unreachable_server_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["docs", "list", "--server", f"http://127.0.0.1:{_free_port()}"]) == 2
+    assert main(["docs", "list", "--server", f"http://127.0.0.1:{free_port()}"]) == 2
     assert "cannot reach the qa-app server" in capsys.readouterr().err
 
 

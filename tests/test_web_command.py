@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
 from pathlib import Path
 
-import pytest
-
 from qa_app.config import PROJECT_ROOT, Settings
 from qa_app.web import APP_SCRIPT, streamlit_options, web_command, web_environment
+from tests.servers import free_port, wait_for_streamlit
 
 
 def test_the_command_carries_the_project_streamlit_options_and_the_upload_limit() -> None:
@@ -37,14 +34,8 @@ def test_settings_given_to_the_command_reach_the_app_as_qa_variables() -> None:
     assert env == {"PATH": "/bin", "QA_TOP_K": "3", "QA_DATA_DIR": "/d", "QA_COLLECTION": "manuals"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_qa_app_web_started_from_another_directory_serves_the_app(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
@@ -55,18 +46,7 @@ def test_qa_app_web_started_from_another_directory_serves_the_app(tmp_path: Path
                                     "--data-dir", str(tmp_path / "data"), "--reader", "baseline"],
                                    cwd=elsewhere, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text(errors="replace")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"no answer on port {port}:\n{log.read_text(errors='replace')}")
-            time.sleep(0.5)
+        wait_for_streamlit(f"http://127.0.0.1:{port}", process, log, 60)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
             assert response.status == 200
         assert f"http://127.0.0.1:{port}" in log.read_text(errors="replace")

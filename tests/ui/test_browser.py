@@ -20,11 +20,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +29,7 @@ import pytest
 
 from qa_app.config import PROJECT_ROOT
 from tests.pdf_factory import make_text_pdf
+from tests.servers import free_port, tail, wait_for_streamlit
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -71,20 +69,10 @@ def chromium() -> str:
     return wanted
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tail(path: Path, chars: int = 4000) -> str:
-    return path.read_text(errors="replace")[-chars:] if path.exists() else ""
-
-
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """`streamlit run ui/app.py` on a free local port with a fresh data dir; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     config = tmp_path / "qa-app.toml"
     config.write_text("")  # an empty config file: a qa-app.toml in the working directory is not read
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}  # e.g. a developer's QA_CHROMA_HOST
@@ -99,19 +87,7 @@ def server(tmp_path: Path) -> Iterator[str]:
         process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited with {process.returncode}:\n{_tail(log_path)}")
-            try:
-                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as response:
-                    if response.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer on {base} within {SERVER_START_S}s:\n{_tail(log_path)}")
-            time.sleep(0.25)
+        wait_for_streamlit(base, process, log_path, SERVER_START_S)
         yield base
     finally:
         process.terminate()
@@ -174,7 +150,7 @@ def test_upload_ask_follow_up_in_browser(chromium: str, server: str, tmp_path: P
             expect(page.get_by_role("heading", name="Indexed documents (1)")).to_be_visible(timeout=ANSWER_S * 1000)
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
-            print(f"screenshot: {tmp_path / 'failure.png'}\nstreamlit log:\n{_tail(log_path)}")
+            print(f"screenshot: {tmp_path / 'failure.png'}\nstreamlit log:\n{tail(log_path)}")
             raise
         finally:
             context.close()

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import free_port
+
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
 USER, PASSWORD = "reader", "s3cret-pass"
 
@@ -39,12 +41,6 @@ LOCATION = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait(url: str, deadline_s: float = 60) -> None:
     deadline = time.monotonic() + deadline_s
     while True:
@@ -61,7 +57,7 @@ def _wait(url: str, deadline_s: float = 60) -> None:
 
 @pytest.fixture
 def proxied_app(tmp_path: Path) -> Iterator[str]:
-    app_port, proxy_port = _free_port(), _free_port()
+    app_port, proxy_port = free_port(), free_port()
     work = tmp_path / "nginx"
     (work / "tmp").mkdir(parents=True)
     users = work / "users"
