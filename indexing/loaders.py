@@ -1,14 +1,18 @@
-"""Turn files and uploaded bytes (PDF, plain text, Markdown) into `Document`s.
+"""Turn files and uploaded bytes (PDF, plain text, Markdown, DOCX, HTML) into `Document`s.
 
 What it does: picks a parser by file suffix; extracts PDF text page by page with pypdf and records
 where each page starts; decodes text files (UTF-8, BOMs, else a best guess for legacy encodings);
-finds Markdown ATX headings as sections; cleans text of characters the store rejects (NUL, lone
+finds Markdown headings (ATX `#` and setext underlined) as sections; reads DOCX with python-docx
+(`indexing/docx_reader.py`) and HTML with BeautifulSoup's built-in parser (`indexing/html_reader.py`),
+keeping their headings as sections; cleans text of characters the store rejects (NUL, lone
 surrogates); gives each document a content-hash id and a display name that is safe to show; and
 finds the supported files under folders. Every failure becomes a `LoadError` subclass whose message
 names the file, says what is wrong and what to do.
 
-What it does not do: OCR, HTML/DOCX or other formats, chunking, encoding or storing, and logging
-or printing (callers decide how to report errors). Display names are never used as paths.
+What it does not do: OCR, other formats (legacy .doc, RTF, ODT, EPUB...), fetching anything an
+HTML page links to, chunking, encoding or storing, and logging or printing (callers decide how to
+report errors). Display names are never used as paths. The PDF, DOCX and HTML parsers are imported
+on first use, so importing this module stays light.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import os
 import re
 import unicodedata
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from qa_app.errors import (
     CorruptDocumentError,
@@ -32,7 +36,11 @@ from qa_app.errors import (
 )
 from qa_app.types import Document, Section
 
-SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".markdown")
+if TYPE_CHECKING:  # the readers import their parsers on first use; only their result types here
+    from indexing.docx_reader import DocxText
+    from indexing.html_reader import HtmlText
+
+SUPPORTED_SUFFIXES = (".pdf", ".txt", ".md", ".markdown", ".docx", ".html", ".htm")
 
 Progress = Callable[[int, int], None]  # (pages done, total pages)
 
@@ -49,6 +57,9 @@ _CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\f\r") + b"\x7f"
 _BINARY_CONTROL_RATIO = 0.10
 _ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+# Lines that cannot continue a paragraph into a setext heading: blank, thematic break, quote, list item.
+_NOT_PARAGRAPH = re.compile(r"^\s*$|^ {0,3}(?:(?:[-*_][ \t]*){3,}$|>|[-+*](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$))")
 # Multi-byte encodings whose guess we trust as is; for single-byte guesses cp1252 gets a bias.
 _MULTIBYTE = ("gb", "big5", "cp9", "euc", "shift_jis", "iso2022", "hz", "johab", "utf")
 _CP1252_FAMILY = {"cp1252", "latin_1", "iso8859_1", "iso8859_15"}
@@ -236,6 +247,22 @@ def _load(
     if suffix == ".pdf":
         text, page_starts, pdf_title = _read_pdf(data, where, progress)
         title = pdf_title or stem
+    elif suffix in (".docx", ".html", ".htm"):
+        if suffix == ".docx":
+            from indexing.docx_reader import read_docx  # python-docx loaded on first DOCX only
+
+            read: DocxText | HtmlText = read_docx(data, where, clean_text)
+        else:
+            from indexing.html_reader import read_html  # bs4 loaded on first HTML only
+
+            markup, metadata["encoding"] = _decode_html(data, where)
+            read = read_html(markup, where, clean_text)
+        text, page_starts = read.text, (0,)
+        sections = tuple(Section(start=start, title=t) for start, raw, _level in read.headings
+                         if (t := _clean_title(raw)))
+        title = _clean_title(read.title) or stem
+        if progress is not None:
+            progress(1, 1)
     else:
         raw, encoding = _decode_text(data, where)
         metadata["encoding"] = encoding
@@ -336,7 +363,22 @@ def _clean_title(raw: object) -> str:
 
 def _binary(where: str) -> UnsupportedDocumentError:
     return UnsupportedDocumentError(
-        where, "looks like binary data, not text; give a PDF, .txt or .md file with the right extension")
+        where, "looks like binary data, not text; give a PDF, DOCX, HTML, .txt or .md file with the right extension")
+
+
+def _decode_html(data: bytes, where: str) -> tuple[str, str]:
+    """HTML bytes as text: a BOM wins, then the charset the page declares, then the text-file path."""
+    from indexing.html_reader import declared_encoding
+
+    boms = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
+    if not data.startswith(boms) and b"\x00" not in data and _control_ratio_bytes(data) <= _BINARY_CONTROL_RATIO:
+        declared = declared_encoding(data)
+        if declared is not None:
+            try:
+                return data.decode(declared), declared
+            except UnicodeDecodeError:
+                pass  # the page lies about its encoding: guess as for a text file
+    return _decode_text(data, where)
 
 
 def _decode_text(data: bytes, where: str) -> tuple[str, str]:
@@ -409,7 +451,12 @@ def _form_feed_pages(text: str) -> tuple[int, ...]:
 
 
 def markdown_sections(text: str) -> tuple[Section, ...]:
-    """ATX headings (`#` .. `######`) outside fenced code blocks, with their line's start offset."""
+    """Markdown headings outside fenced code blocks, with the start offset of their (first) line.
+
+    ATX headings (`#` .. `######`) and setext headings (a paragraph underlined by a line of `=`,
+    level 1, or `-`, level 2; CommonMark rules: up to 3 spaces of indent, the underline alone on its
+    line; a `---` after a blank line is a thematic break). A leading YAML front matter block is skipped.
+    """
     return tuple(section for section, _level in _headings(text))
 
 
@@ -417,18 +464,47 @@ def _headings(text: str) -> list[tuple[Section, int]]:
     found: list[tuple[Section, int]] = []
     fence = ""  # the opening fence while inside a fenced code block
     offset = 0
-    for body in text.split("\n"):
+    paragraph: list[str] = []  # lines of the open paragraph (a setext heading's text)
+    paragraph_start = 0
+    lines = text.split("\n")
+    front_matter = lines[0].rstrip() == "---"
+    for number, body in enumerate(lines):
+        line_start, offset = offset, offset + len(body) + 1
+        if front_matter:
+            if number > 0 and body.rstrip() in ("---", "..."):
+                front_matter = False
+            continue
         opener = _FENCE.match(body)
         if fence:
             if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence) \
                     and not body.strip()[len(opener.group(1)):].strip():
                 fence = ""
-        elif opener:
+            continue
+        underline = _SETEXT_UNDERLINE.match(body)
+        if paragraph and underline:
+            if title := _clean_title(" ".join(line.strip() for line in paragraph)):
+                found.append((Section(start=paragraph_start, title=title), 1 if underline.group(1)[0] == "=" else 2))
+            paragraph = []
+            continue
+        if opener:
             fence = opener.group(1)
+            paragraph = []
+            continue
+        heading = _ATX_HEADING.match(body)
+        if heading:
+            if title := _clean_title(heading.group(2) or ""):
+                found.append((Section(start=line_start, title=title), len(heading.group(1))))
+            paragraph = []
+        elif _NOT_PARAGRAPH.match(body) or (not paragraph and _indented_code(body)):
+            paragraph = []
         else:
-            heading = _ATX_HEADING.match(body)
-            if heading and (title := _clean_title(heading.group(2) or "")):
-                found.append((Section(start=offset, title=title), len(heading.group(1))))
-        offset += len(body) + 1
+            if not paragraph:
+                paragraph_start = line_start
+            paragraph.append(body)
     return found
 
+
+def _indented_code(line: str) -> bool:
+    """A line that, outside a paragraph, is indented code (4+ columns of indent), not text."""
+    indent = len(line) - len(line.lstrip(" \t"))
+    return len(line[:indent].expandtabs(4)) >= 4

@@ -271,6 +271,64 @@ def test_unclosed_fence_hides_later_headings() -> None:
     assert markdown_sections("# A\n```\n# B\n") == markdown_sections("# A\n")
 
 
+SETEXT = """Guide
+=====
+
+Intro text.
+
+Install the tool
+---
+
+Run the installer.
+
+---
+
+A line after a thematic break.
+
+```
+code, not a heading
+===
+```
+
+    indented code
+---
+> a quote
+---
+Usage
+-----
+Use it.
+"""
+
+
+def test_setext_headings_are_sections() -> None:
+    doc = load_bytes(SETEXT.encode(), "guide.md")
+    assert doc.title == "Guide"  # a `===` underline is level 1
+    assert [s.title for s in doc.sections] == ["Guide", "Install the tool", "Usage"]
+    for section in doc.sections:  # the section starts at the heading's text line
+        assert doc.text[section.start:].startswith(section.title)
+        assert section.start == 0 or doc.text[section.start - 1] == "\n"
+    assert doc.section_of(doc.text.index("Run the installer")) == "Install the tool"
+    assert doc.section_of(doc.text.index("A line after a thematic break")) == "Install the tool"
+    assert doc.section_of(doc.text.index("Use it.")) == "Usage"
+
+
+@pytest.mark.parametrize("text, titles", [
+    ("Para\n\n---\nText\n", []),  # `---` after a blank line: a thematic break
+    ("---\nText\n", []),
+    ("```\nFoo\n===\n```\nBar\n", []),  # inside fenced code
+    ("~~~\nFoo\n---\n", []),  # unclosed fence
+    ("Foo\n= =\n", []),  # the underline must be one run
+    ("Foo\n    ===\n", []),  # four spaces: a paragraph continuation, not an underline
+    ("    Foo\n===\n", []),  # indented code is not a heading's text
+    ("Foo\n   ===   \n", ["Foo"]),  # three spaces and trailing ones are fine
+    ("Two\nlines\n---\n", ["Two lines"]),  # a multi-line paragraph is one heading
+    ("# Atx\nSetext\n---\n", ["Atx", "Setext"]),
+    ("---\ntitle: x\n---\nReal\n===\n", ["Real"]),  # YAML front matter is skipped
+])
+def test_setext_rules(text: str, titles: list[str]) -> None:
+    assert [s.title for s in markdown_sections(text)] == titles
+
+
 # --- names, ids, dispatch ---------------------------------------------------------------------
 
 
@@ -314,8 +372,8 @@ def test_same_content_same_id(tmp_path: Path) -> None:
 
 
 def test_unknown_suffix_and_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(UnsupportedDocumentError, match=r"\.docx"):
-        load_bytes(b"PK\x03\x04", "letter.docx")
+    with pytest.raises(UnsupportedDocumentError, match=r"\.odt"):
+        load_bytes(b"PK\x03\x04", "letter.odt")
     with pytest.raises(UnsupportedDocumentError):
         load_document(tmp_path / "noext")
     with pytest.raises(LoadError, match="not found"):
@@ -337,7 +395,7 @@ def test_source_override_is_sanitised(tmp_path: Path) -> None:
 
 def test_discover_files_walks_sorted_and_skips(tmp_path: Path) -> None:
     root = tmp_path / "docs"
-    for rel in ["b.md", "a.PDF", "sub/c.txt", "sub/z.markdown", "sub/ignored.docx",
+    for rel in ["b.md", "a.PDF", "sub/c.txt", "sub/z.markdown", "sub/ignored.odt",
                 ".hidden.txt", ".git/d.txt", "sub/.cache/e.md"]:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text("x")
@@ -350,6 +408,6 @@ def test_discover_files_walks_sorted_and_skips(tmp_path: Path) -> None:
     assert [f.relative_to(tmp_path).as_posix() for f in files] == [
         "docs/a.PDF", "docs/b.md", "docs/sub/c.txt", "docs/sub/z.markdown", "lone.txt"]
     assert [(Path(p).name, reason.split(";")[0]) for p, reason in skipped] == [
-        ("ignored.docx", "unsupported file type .docx"),  # found in a folder: said, not dropped silently
+        ("ignored.odt", "unsupported file type .odt"),  # found in a folder: said, not dropped silently
         ("table.csv", "unsupported file type .csv"), ("nope.md", "not found")]
     assert all(f.suffix.lower() in SUPPORTED_SUFFIXES for f in files)
