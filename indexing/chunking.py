@@ -4,9 +4,9 @@
 time linear in the document length. Chunks hold at most `chunk_tokens` word pieces, overlap their
 neighbours by about `overlap_tokens` word pieces, and end at the best boundary found in the last part
 of their budget (section start > page start > blank line > sentence end > newline > whitespace). Chunk
-boundaries always lie between word pieces; a chunk that ends where a section starts has no overlap
-with the next one (so headers stay right). Chunk text is trimmed of surrounding whitespace, and every
-non-whitespace character of the document lies in at least one chunk.
+boundaries always lie between word pieces; every section start ends a chunk, and the next one starts
+there without overlap, so a chunk lies within one section and its header is right for all of it.
+Chunk text is trimmed of surrounding whitespace, and every non-whitespace character of the document lies in at least one chunk.
 
 `embedding_text` / `embedding_texts` give the text embedded for the contextual variants
 "plain", "header" and "neighbours". The "late" variant (late chunking) has no text form:
@@ -260,8 +260,16 @@ def _token_spans(scores: np.ndarray, budget: int, overlap: int) -> list[tuple[in
     spans = []
     first = 0
     search = max(1, int(budget * _SEARCH_FRACTION))
-    while n - first > budget:
-        stop = _best_cut(scores, first + budget - search, first + budget, lowest=first + 1)
+    sections = np.flatnonzero(scores == _SCORE_SECTION)  # every section start ends a chunk
+    while True:
+        following = sections[np.searchsorted(sections, first, side="right"):]
+        next_section = int(following[0]) if len(following) else n
+        if next_section - first <= budget:
+            if next_section >= n:
+                break
+            stop = next_section
+        else:
+            stop = _best_cut(scores, first + budget - search, first + budget, lowest=first + 1)
         spans.append((first, stop))
         if overlap == 0 or stop <= first + 1 or scores[stop] == _SCORE_SECTION:
             first = stop

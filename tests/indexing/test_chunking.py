@@ -304,3 +304,18 @@ def test_offsets_as_an_array_give_the_same_chunks() -> None:
     array_tokenizer = ArrayTokenizer()
     assert chunk_document(doc, array_tokenizer, config) == chunk_document(doc, RegexTokenizer(), config)
     assert array_tokenizer.array_calls == 1
+
+
+def test_every_section_start_ends_a_chunk_so_a_chunk_lies_in_one_section() -> None:
+    parts = ["# Intro\n\nShort intro.", "## Install\n\nRun it.", "## Usage\n\n" + "Open the app and ask. " * 30,
+             "## Tiny\n\nOne line.", "## End\n\nBye."]
+    text = "\n\n".join(parts)
+    starts = [text.index(p) for p in parts]
+    doc = make_doc(text, sections=tuple(Section(s, p.split("\n")[0].lstrip("# ")) for s, p in zip(starts, parts)))
+    config = ChunkingConfig(chunk_tokens=40, overlap_tokens=8)
+    chunks = chunk_document(doc, RegexTokenizer(), config)
+    check_invariants(doc, chunks, RegexTokenizer(), config)
+    assert set(starts) <= {c.start for c in chunks}
+    for c in chunks:  # the header is right for every character of the chunk
+        assert {doc.section_of(i) for i in range(c.start, c.end)} == {doc.section_of(c.start)}
+        assert c.header == f"Guide > {doc.section_of(c.start)}"
