@@ -164,11 +164,11 @@ def test_index_with_only_bad_files_is_a_user_error(cli: Harness, tmp_path: Path)
 
 def test_a_folder_of_unsupported_files_says_why_and_an_empty_one_is_an_error(cli: Harness, tmp_path: Path) -> None:
     folder = tmp_path / "office"
-    write(folder / "report.docx", b"PK\x03\x04")
+    write(folder / "report.odt", b"PK\x03\x04")
     write(folder / "sheet.xlsx", b"PK\x03\x04")
     code, out, _ = cli.run("index", str(folder))
     assert code == EXIT_USER_ERROR
-    assert "skipped    " + str(folder / "report.docx") + ": unsupported file type .docx" in out
+    assert "skipped    " + str(folder / "report.odt") + ": unsupported file type .odt" in out
     assert out.strip().splitlines()[-1] == "0 added, 0 replaced, 0 unchanged, 2 skipped"
     (tmp_path / "empty").mkdir()
     code, out, err = cli.run("index", str(tmp_path / "empty"))
@@ -201,6 +201,16 @@ def test_ask_json_prints_exactly_one_answer_object(cli: Harness, mixed_folder: P
     assert RIVERS[first["start"] : first["end"]] == ANSWER
     assert ANSWER in first["context"]
     assert isinstance(data["timings_ms"], dict) and "total" in data["timings_ms"]
+
+
+def test_ask_json_names_the_section_of_the_answer(cli: Harness, tmp_path: Path) -> None:
+    write(tmp_path / "guide" / "planets.md", PLANETS + "\nMoons\n-----\n\nTitan orbits Saturn.\n")
+    cli.run("index", str(tmp_path / "guide"))
+    cli.reader = FakeReader("Titan orbits Saturn", name=DEFAULT_READER)
+    code, out, err = cli.run("ask", "What orbits Saturn?", "--json")
+    assert code == 0, err
+    first = json.loads(out)["answers"][0]
+    assert first["text"] == "Titan orbits Saturn" and first["section"] == "Moons"
 
 
 def test_ask_json_not_found_has_no_answers(cli: Harness, mixed_folder: Path) -> None:

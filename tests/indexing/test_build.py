@@ -177,17 +177,17 @@ def test_bad_files_are_skipped_with_reasons_and_the_batch_goes_on(tmp_path: Path
     write(folder / "empty.txt", b"")
     write(folder / "broken.pdf", pdf_factory.make_truncated_pdf())
     write(folder / "locked.pdf", pdf_factory.make_encrypted_pdf())
-    unsupported = write(tmp_path / "report.docx", b"PK\x03\x04")
+    unsupported = write(tmp_path / "report.odt", b"PK\x03\x04")
     outcomes = make_indexer(store).index_paths([folder, unsupported, tmp_path / "missing.txt"])
     by_name = {Path(o.name).name: o for o in outcomes}
     assert {n: o.status for n, o in by_name.items()} == {
         "good.txt": "added", "notes.md": "added", "empty.txt": "skipped", "broken.pdf": "skipped",
-        "locked.pdf": "skipped", "report.docx": "skipped", "missing.txt": "skipped",
+        "locked.pdf": "skipped", "report.odt": "skipped", "missing.txt": "skipped",
     }
     assert "empty" in by_name["empty.txt"].reason
     assert "encrypted" in by_name["locked.pdf"].reason
     assert "PDF" in by_name["broken.pdf"].reason
-    assert "unsupported" in by_name["report.docx"].reason
+    assert "unsupported" in by_name["report.odt"].reason
     assert "not found" in by_name["missing.txt"].reason
     assert {d.source for d in store.documents()} == {"good.txt", "notes.md"}
 
