@@ -66,7 +66,8 @@ def clean_question(question: str) -> str:
 
 def citation_for(span: Span, window: Window) -> Citation:
     return Citation(doc_id=window.doc_id, source=window.source, start=span.start, end=span.end,
-                    page=page_of(window.page_starts, span.start), quote=span.text)
+                    page=page_of(window.page_starts, span.start), quote=span.text,
+                    section=window.section_of(span.start))
 
 
 def make_answer(

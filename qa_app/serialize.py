@@ -25,7 +25,8 @@ PREVIEW_CHARS = 160  # of each window read, shown with "not found"
 def answer_entry(answer: Answer, windows: tuple[Window, ...]) -> dict[str, Any]:
     c = answer.citations[0]
     return {"text": answer.text, "score": round(answer.score, 4), "source": c.source, "page": c.page,
-            "start": c.start, "end": c.end, "doc_id": c.doc_id, "context": context_around(c, windows)}
+            "section": c.section, "start": c.start, "end": c.end, "doc_id": c.doc_id,
+            "context": context_around(c, windows)}
 
 
 def answer_to_json(answer: Answer) -> dict[str, Any]:

@@ -135,10 +135,16 @@ class Window:
     score: float = 0.0  # retrieval score of its best hit
     rank: int = 1  # rank of its best hit (1 = best)
     growth: tuple[Growth, ...] = ()
+    sections: tuple[Section, ...] = ()  # the section of each of its chunks, from their headers (for citations)
 
     @property
     def page(self) -> int:
         return page_of(self.page_starts, self.start)
+
+    def section_of(self, offset: int) -> str:
+        """Title of the section holding document `offset` inside this window ("" if none)."""
+        i = bisect.bisect_right([s.start for s in self.sections], offset) - 1
+        return self.sections[i].title if i >= 0 else ""
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,7 @@ class Citation:
     end: int
     page: int
     quote: str
+    section: str = ""  # the innermost section heading at `start` ("" when none)
 
 
 @dataclass(frozen=True)

@@ -211,3 +211,31 @@ def test_an_abstaining_reader_gives_not_found_even_with_spans() -> None:
     answer = make_answer("Q?", "Q?", result, [WINDOW], {}, "fake", alternatives=4)
     assert not answer.found and answer.citations == () and answer.score == 0.7
     assert answer.windows == (WINDOW,)
+
+
+GUIDE_HTML = ("<html><head><title>Pump guide</title></head><body><h1>Overview</h1><p>The pump moves water uphill.</p>"
+              "<h2>Installation</h2><p>Bolt the pump to a concrete plinth.</p>"
+              "<h2>Maintenance</h2><p>Oil the bearings every spring and check the seals.</p></body></html>")
+
+
+@pytest.mark.parametrize("needle, section", [
+    ("a concrete plinth", "Installation"),  # a short section: its own chunk, so its own header
+    ("Oil the bearings", "Maintenance"),
+    ("moves water uphill", "Overview"),
+])
+def test_citation_names_the_section_of_the_answer(needle: str, section: str) -> None:
+    from indexing.loaders import load_bytes
+
+    doc = load_bytes(GUIDE_HTML.encode(), "pump.html")
+    s = InMemoryStore(signature=SIGNATURE)
+    indexer = Indexer(store=s, encoder=ENCODER, tokenizer=RegexTokenizer(), chunking=CHUNKING)
+    assert indexer.index_document(doc).status == "added" and indexer.index_document(cooking()).status == "added"
+    answer = pipeline(s, FakeReader(needle), width=2).ask(f"What about {needle}?")
+    (c,) = answer.citations
+    assert c.quote == doc.text[c.start:c.end] == needle
+    assert c.section == section == doc.section_of(c.start)
+
+
+def test_citation_section_is_empty_without_headings(store: InMemoryStore) -> None:
+    answer = pipeline(store, FakeReader("Rottnest Island")).ask("Where does the quokka smile for tourists?")
+    assert answer.citations[0].section == ""

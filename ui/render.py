@@ -71,9 +71,10 @@ def answer_html(answer: Answer) -> str:
 
 
 def answer_caption(answer: Answer) -> str:
-    """Source, page, confidence and reader, for `st.caption` (document names escaped)."""
+    """Source, page, section, confidence and reader, for `st.caption` (document text escaped)."""
     c = answer.citations[0]
-    return (f"{escape_label(c.source)}, page {c.page} · confidence {answer.score:.0%}"
+    section = f" · section {escape_label(c.section)}" if c.section.strip() else ""
+    return (f"{escape_label(c.source)}, page {c.page}{section} · confidence {answer.score:.0%}"
             f" · reader {escape_label(answer.reader)}")
 
 
@@ -104,7 +105,8 @@ def alternative_rows(answer: Answer) -> list[dict[str, Any]]:
     for alt in answer.alternatives:
         c = alt.citations[0] if alt.citations else None
         rows.append({"answer": alt.text, "confidence": round(alt.score, 4),
-                     "document": c.source if c else "", "page": c.page if c else None})
+                     "document": c.source if c else "", "page": c.page if c else None,
+                     "section": c.section if c else ""})
     return rows
 
 

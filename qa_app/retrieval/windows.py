@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable, Protocol, Sequence
 
-from qa_app.types import Chunk, DocumentInfo, Growth, Hit, Window
+from qa_app.types import Chunk, DocumentInfo, Growth, Hit, Section, Window
 
 
 class ChunkSource(Protocol):
@@ -53,6 +53,26 @@ def merge_text(chunks: Sequence[Chunk]) -> tuple[str, int, int]:
             parts.append(chunk.text[end - chunk.start :])
         end = chunk.end
     return "".join(parts), start, end
+
+
+def header_section(header: str, title: str) -> str:
+    """The section part of a chunk header ("Title > Section", see indexing.chunking.context_header)."""
+    title = title.strip()
+    if not title:
+        return header
+    prefix = f"{title} > "
+    return header[len(prefix):] if header.startswith(prefix) else ""
+
+
+def chunk_sections(chunks: Sequence[Chunk], title: str) -> tuple[Section, ...]:
+    """The section of each chunk, where it changes. Chunking ends a chunk at every section start,
+    so a chunk lies within one section and this is exact for every offset of the chunks."""
+    sections: list[Section] = []
+    for chunk in chunks:
+        section = header_section(chunk.header, title)
+        if not sections or sections[-1].title != section:
+            sections.append(Section(start=chunk.start, title=section))
+    return tuple(sections)
 
 
 class WindowBuilder:
@@ -127,7 +147,7 @@ class WindowBuilder:
         text, start, end = merge_text(chunks)
         return Window(doc_id=r.doc_id, source=info.source, title=info.title, text=text, start=start, end=end,
                       first_chunk=chunks[0].index, last_chunk=chunks[-1].index, page_starts=info.page_starts,
-                      score=r.score, rank=r.rank)
+                      score=r.score, rank=r.rank, sections=chunk_sections(chunks, info.title))
 
 
 def _merge_into(ranges: list[_Range], doc: str, first: int, last: int) -> bool:

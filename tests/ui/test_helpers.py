@@ -166,7 +166,7 @@ def test_upload_limit_is_the_smaller_one_and_config_toml_matches_the_default() -
     assert uploads.UploadLimit(app_mb=200, server_mb=200).admin_warning() is None
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] == Settings().store.max_file_mb
-    assert uploads.UPLOAD_TYPES == ["pdf", "txt", "md", "markdown"]
+    assert uploads.UPLOAD_TYPES == ["pdf", "txt", "md", "markdown", "docx", "html", "htm"]
 
 
 # --- evaluation ---------------------------------------------------------------------------------
@@ -257,3 +257,13 @@ def test_settings_rows_never_show_the_server_token() -> None:
     s = Settings().replace(chroma_host="db.example", chroma_token="s3cret")
     rows = settings_rows(s)
     assert "s3cret" not in str(rows) and {"setting": "data_dir", "value": "server db.example"} in rows
+
+
+def test_answer_caption_shows_the_section_escaped() -> None:
+    citation = Citation("d1", "doc.md", 0, 5, 2, "Paris", section="[Capitals](http://x) *now*")
+    answer = Answer(question="q", text="Paris", score=0.9, citations=(citation,), reader="fake")
+    caption = render.answer_caption(answer)
+    assert caption.startswith("doc\\.md, page 2 · section \\[Capitals\\]\\(http\\:")
+    assert "](" not in caption and " *now*" not in caption
+    plain = Answer(question="q", text="Paris", score=0.9, citations=(Citation("d1", "doc.md", 0, 5, 1, "Paris"),))
+    assert "section" not in render.answer_caption(plain)
