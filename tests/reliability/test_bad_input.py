@@ -1,7 +1,8 @@
 """Bad files through every entry point: the CLI, the Python API and the upload path.
 
 Each bad file is skipped with its own specific reason, the batch goes on, and nothing already
-stored is lost. Legacy encodings, HTML/script text, hostile upload names, a doubled concurrent
+stored is lost (damaged, encrypted and random-bytes DOCX, script-only and binary HTML among them).
+Legacy encodings, HTML/script text, hostile upload names, a doubled concurrent
 upload and a 2,000-page PDF (bounded memory, progress to the end) are covered too. Everything runs
 on the real App (embedded Chroma in tmp_path, writer lock) with the fake encoder and tokenizer.
 """
@@ -17,11 +18,13 @@ from typing import Any
 
 import pytest
 
+from indexing.docx_reader import OLE_MAGIC
 from indexing.loaders import MAX_SOURCE_CHARS
 from indexing.sparse import BM25Index
 from qa_app.cli import main
 from qa_app.types import page_of
 from tests import pdf_factory
+from tests.indexing.test_formats import make_docx
 from tests.reliability.helpers import app_factory, fake_app
 from tests.reliability.indexer_child import bm25_path
 from tests.reliability.test_crash import ROOT, child_env
@@ -44,12 +47,24 @@ BAD: dict[str, tuple[bytes, str]] = {
     "huge.txt": (b"many words of text " * 8000, "limit; split the file or raise max_file_mb"),
     "binary.txt": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8, "looks like binary data"),
     "scan.pdf": (pdf_factory.make_image_only_pdf(), "no extractable text (scanned images?); run OCR"),
+    "truncated.docx": (make_docx()[:2000], "save it again as .docx"),
+    "locked.docx": (OLE_MAGIC + b"\x00" * 500 + "EncryptedPackage".encode("utf-16-le") + bytes(range(256)) * 4,
+                    "password-protected (encrypted)"),
+    "noise.docx": (bytes(range(256)) * 8, "not a ZIP package"),
+    "scripts.html": (b"<html><script>alert('owned')</script><style>p{}</style></html>", "has no text"),
+    "binary.html": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8, "looks like binary data"),
 }
 GOOD: dict[str, tuple[bytes, str]] = {  # name -> (content, text the stored chunks must contain)
     "latin1.txt": (LATIN1.encode("latin-1"), "Zürich: a naïve façade"),
     "gbk.txt": (CHINESE.encode("gbk"), "它发源于青藏高原"),
     "notes.md": (HTML.encode(), "<script>alert('owned')</script>"),
+    "report.docx": (make_docx(), "Pump | 12 kg"),
+    "page.html": (b"<title>P</title><script>alert('owned')</script><h1>Pumps</h1><p>Oil them yearly.</p>",
+                  "Oil them yearly."),
 }
+SCRIPT_FREE = ("page.html", "alert")  # a dropped <script> is in no chunk
+
+
 KEEP = b"The lighthouse keeper logged every ship that passed the northern cape in 1899."
 
 
@@ -73,6 +88,7 @@ def check_outcomes(app: Any, outcomes: list[Any], before: list[Any]) -> None:
     for name, (_, text) in GOOD.items():
         assert by_name[name].status == "added", (name, by_name[name].reason)
         assert text in stored_text(app, by_name[name].doc_id), name
+    assert SCRIPT_FREE[1] not in stored_text(app, by_name[SCRIPT_FREE[0]].doc_id)
     after = app.store.documents()
     assert all(info in after for info in before)  # nothing already stored is lost
     assert len(after) == len(before) + len(GOOD)
