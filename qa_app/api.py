@@ -73,7 +73,7 @@ class QA:
 
     def index(self, paths: Iterable[str | Path] | str | Path,
               progress: Callable[[IndexEvent], None] | None = None) -> list[IndexOutcome]:
-        """Index files and folders (PDF, TXT, MD). One outcome per file: added, replaced, unchanged, or
+        """Index files and folders (PDF, DOCX, HTML, TXT, MD). One outcome per file: added, replaced, unchanged, or
         skipped with the reason; a bad file never stops the others."""
         if isinstance(paths, (str, Path)):
             paths = [paths]

@@ -109,7 +109,7 @@ def create_server(qa: QA, *, token: str | None, max_upload_bytes: int) -> FastAP
         return {"current": qa.settings.store.collection, "collections": qa.collections()}
 
     @app.post("/documents", dependencies=guarded)
-    def upload(files: list[UploadFile] = File(description="PDF, text or Markdown files")) -> dict[str, Any]:
+    def upload(files: list[UploadFile] = File(description="PDF, DOCX, HTML, text or Markdown files")) -> dict[str, Any]:
         if len(files) > MAX_FILES_PER_UPLOAD:
             raise HTTPException(413, f"at most {MAX_FILES_PER_UPLOAD} files per request")
         outcomes: list[dict[str, Any]] = []

@@ -23,7 +23,7 @@ except QAError as exc:
     st.stop()
 
 st.subheader("Add documents")
-files = st.file_uploader("PDF, text or Markdown files", type=uploads.UPLOAD_TYPES, accept_multiple_files=True,
+files = st.file_uploader("PDF, Word (DOCX), HTML, text or Markdown files", type=uploads.UPLOAD_TYPES, accept_multiple_files=True,
                          key="uploads", help="Several files at once; each is parsed, chunked, embedded and stored.")
 st.caption(limit.explanation())
 if (warning := limit.admin_warning()) is not None:
