@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     d = docs.add_parser("collections", help="list the collections of the data dir (or Chroma server)")
     d.add_argument("--json", action="store_true")
     _common(d, remote=True)
+    d = docs.add_parser("check", help="find stored rows that search cannot reach or whose vector is wrong "
+                        "(--repair writes them again)")
+    d.add_argument("--repair", action="store_true", help="rewrite every row found")
+    d.add_argument("--no-reencode", dest="reencode", action="store_false",
+                   help="skip re-encoding every row (faster: checks reachability only)")
+    d.add_argument("--json", action="store_true")
+    _common(d)
     d = docs.add_parser("delete", help="delete a document by id")
     d.add_argument("doc_id")
     _common(d, remote=True)

@@ -236,6 +236,8 @@ def docs(args: argparse.Namespace, make_app: AppFactory) -> int:
         app = make_app(settings)
         app.require_existing_store()
     where = settings.server.server_url or f"{app.data_dir if app else ''}"
+    if args.docs_command == "check":
+        return _check(app, args)
     if args.docs_command == "collections":
         counts: dict[str, int | None]
         if remote is not None:
@@ -267,6 +269,33 @@ def docs(args: argparse.Namespace, make_app: AppFactory) -> int:
         raise QAError(f"no document with id {args.doc_id!r}; see `qa-app docs list`") from None
     print(f"deleted {args.doc_id}")
     return 0
+
+
+def _check(app: Any, args: argparse.Namespace) -> int:
+    if app is None:
+        raise QAError("docs check runs where the store is: on the server's machine, without --server")
+    bar = progress_bar(total=len(app.store.documents()), desc="checking documents", unit="doc")
+    report = app.check_store(repair=args.repair, reencode=args.reencode,
+                             progress=lambda done, total: bar.update(done - bar.n))
+    bar.close()
+    if args.json:
+        print_json(asdict(report) | {"ok": report.ok})
+    else:
+        print(f"{report.documents} documents, {report.rows} rows checked"
+              f"{'' if report.reencoded else ' (vectors not re-encoded)'}")
+        for label, ids in (("unreachable by search", report.unreachable), ("vector differs from its text", report.mismatched),
+                           ("missing", report.missing)):
+            if ids:
+                print(f"{len(ids)} {label}: {', '.join(ids[:10])}{' ...' if len(ids) > 10 else ''}")
+        for note in report.notes:
+            print(note)
+        if report.repaired:
+            print(f"repaired {len(report.repaired)} rows (written again)")
+        elif not report.ok:
+            print("run `qa-app docs check --repair` to write them again")
+        else:
+            print("no problems found")
+    return 0 if report.ok else EXIT_PARTIAL
 
 
 def _collection_counts(app: Any, make_app: AppFactory) -> dict[str, int]:

@@ -10,7 +10,7 @@ import contextlib
 import sys
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from qa_app.config import ENCODER_DIMENSION, ENCODER_ID, Settings
 from qa_app.errors import ModelNotFoundError, StoreError, StoreLockedError
@@ -163,6 +163,17 @@ class App:
         text = "Models load before the first question."
         self.reader(reader).read("When do models load?", [Window(doc_id="warm-up", source="", title="", text=text,
                                                                  start=0, end=len(text), first_chunk=0, last_chunk=0)])
+
+    def check_store(self, *, repair: bool = False, reencode: bool = True,
+                    progress: Callable[[int, int], None] | None = None) -> Any:
+        """`indexing.check.check_store` on this collection; a repair holds the writer lock (embedded store)."""
+        from indexing.check import check_store
+
+        s = self.settings.store
+        lock = writer_lock(self.data_dir, s.lock_timeout_s) if repair and not s.chroma_host else contextlib.nullcontext()
+        with lock:
+            return check_store(self.store, self.encoder, self.settings.chunking.contextual, repair=repair,
+                               reencode=reencode, progress=progress)
 
     def require_existing_store(self) -> None:
         """For commands that only read: StoreError, creating nothing, when the embedded store in

@@ -110,6 +110,18 @@ def tuned_threshold() -> float | None:
     return checkpoint_threshold(settings, settings.reader.reader)
 
 
+_STORE_CHECK = "store_check"
+
+
+def run_store_check(repair: bool = False) -> None:
+    """Check (or repair) the current collection; the result is kept for the page (`store_check`)."""
+    st.session_state[_STORE_CHECK] = get_app().check_store(repair=repair)
+
+
+def store_check() -> Any:
+    return st.session_state.get(_STORE_CHECK)
+
+
 def documents() -> list[DocumentInfo]:
     """The indexed documents (QAError when the store cannot be opened)."""
     return list(get_app().store.documents())

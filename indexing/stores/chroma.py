@@ -249,6 +249,35 @@ class ChromaStore:
         except Exception as exc:
             cause.add_note(f"rollback failed too ({exc}); cleanup_incomplete() will remove the rows")
 
+    def stored_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """The vectors stored under these chunk ids (missing ids left out)."""
+        found: dict[str, np.ndarray] = {}
+        with _chroma_errors("cannot read stored vectors", _READ_REMEDY):
+            for a in range(0, len(ids), self._batch):
+                got = self._chunks.get(ids=list(ids[a:a + self._batch]), include=["embeddings"])
+                embeddings = got["embeddings"] if got["embeddings"] is not None else []
+                found.update((i, np.asarray(e, dtype=np.float32)) for i, e in zip(got["ids"], embeddings))
+        return found
+
+    def rewrite_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        """Write these chunk rows of registered documents again (upsert: same ids, text, metadata), with
+        `vectors`: what `qa-app docs check --repair` does to a row search cannot reach or whose vector is wrong."""
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
+        with self._lock:
+            sources = {}
+            for doc_id in {c.doc_id for c in chunks}:
+                info = self.get_document(doc_id)
+                if info is None:
+                    raise DocumentNotFoundError(f"no indexed document has id {doc_id!r}")
+                sources[doc_id] = info.source
+            rows = [clean_chunk(c) for c in chunks]
+            with _chroma_errors("cannot rewrite chunks", _WRITE_REMEDY):
+                for a in range(0, len(rows), self._batch):
+                    part = rows[a:a + self._batch]
+                    self._chunks.upsert(ids=[c.id for c in part], embeddings=matrix[a:a + self._batch],
+                                        documents=[c.text for c in part],
+                                        metadatas=[_chunk_metadata(c, sources[c.doc_id]) for c in part])
+
     def close(self) -> None:
         """Let go of the client: an embedded store's in-memory index is dropped (chromadb shares one
         per path and process, counted), so a later open reads what other processes wrote meanwhile."""

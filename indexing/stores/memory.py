@@ -150,6 +150,25 @@ class InMemoryStore:
             snapshot = [c for info in self.documents() for c in self._chunks[info.id]]
         return iter(snapshot)
 
+    def stored_vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        wanted = set(ids)
+        with self._lock:
+            return {c.id: self._vectors[doc][row].copy() for doc, chunks in self._chunks.items()
+                    for row, c in enumerate(chunks) if c.id in wanted}
+
+    def rewrite_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        matrix = np.asarray(vectors, dtype=np.float32).reshape(len(chunks), -1)
+        with self._lock:
+            for chunk, vector in zip(chunks, matrix):
+                if chunk.doc_id not in self._docs:
+                    raise DocumentNotFoundError(f"no indexed document has id {chunk.doc_id!r}")
+                rows = self._chunks[chunk.doc_id]
+                row = next(i for i, c in enumerate(rows) if c.index == chunk.index)
+                rows[row] = clean_chunk(chunk)
+                norm = float(np.linalg.norm(vector))
+                self._vectors[chunk.doc_id][row] = vector / norm if norm else vector
+            self._matrix = None
+
     def collection_names(self) -> list[str]:
         return []  # one unnamed collection: the App's settings name it
 

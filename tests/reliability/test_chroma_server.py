@@ -135,6 +135,10 @@ def test_two_writer_processes_and_a_reader_process_share_the_server(
     # built from the same rows finds it, and an upsert of the same row makes it findable again).
     # The embedded-store tests (test_concurrency, test_crash) check reachability with `unreachable_rows`.
     assert stored_vector_problems(server.client().get_collection(collection), app) == []
+    # `qa-app docs check --repair` closes the rare unreachable row; afterwards search reaches every row
+    app.check_store(repair=True)
+    after = app.check_store()
+    assert (after.unreachable, after.mismatched, after.missing) == ((), (), ()), after
     assert BM25Index(path=bm25_path(app)).doc_ids() == sorted(added)
     assert watched["problems"] == [] and watched["rounds"] >= 2  # the reader saw whole documents only
     assert len(watched["seen"]) >= 1

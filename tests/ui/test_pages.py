@@ -165,6 +165,25 @@ def test_delete_removes_the_chosen_document(settings: Settings) -> None:
     assert list(at.dataframe[0].value["document"]) == ["freedonia.txt"]
 
 
+def test_the_index_check_finds_a_damaged_passage_and_repairs_it(settings: Settings) -> None:
+    wiring = FakeWiring({DEFAULT_READER: FakeReader("x")})
+    indexed(wiring, settings, ("geo.txt", GEOGRAPHY), ("freedonia.txt", FREEDONIA))
+    at = start(wiring, settings, "documents")
+    at.button(key="check_index").click().run()
+    assert not at.exception, at.exception
+    assert "No problems" in at.success[0].value
+    store = wiring.stores["documents"]
+    geo = next(d.id for d in store.documents() if d.source == "geo.txt")
+    store._vectors[geo][0] = -store._vectors[geo][0]  # a damaged stored vector
+    at.button(key="check_index").click().run()
+    assert "1 with a wrong vector" in at.warning[0].value
+    at.button(key="repair_index").click().run()
+    assert not at.exception, at.exception
+    assert "Repaired 1 passages" in at.success[0].value
+    at.button(key="check_index").click().run()
+    assert "No problems" in at.success[0].value
+
+
 # --- Evaluate ----------------------------------------------------------------------------------
 
 def tiny_squad() -> bytes:

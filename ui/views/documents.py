@@ -72,3 +72,19 @@ else:
                             key="delete_choice")
     st.button("Delete selected", key="delete", disabled=not chosen, on_click=state.delete_chosen,
               args=(app.indexer, "delete_choice"))
+
+    with st.expander("Check the index"):
+        st.caption("Finds stored passages that search cannot reach, or whose stored vector no longer matches "
+                   "their text, and can write them again. Reads every passage once.")
+        if st.button("Check", key="check_index"):
+            state.run_store_check(repair=False)
+        report = state.store_check()
+        if report is not None:
+            if report.ok and not report.repaired:
+                st.success(f"No problems: {report.rows} passages of {report.documents} documents checked.")
+            elif report.repaired:
+                st.success(f"Repaired {len(report.repaired)} passages.")
+            else:
+                st.warning(f"{len(report.unreachable)} passages unreachable by search, {len(report.mismatched)} with a "
+                           f"wrong vector, {len(report.missing)} missing (of {report.rows}).")
+                st.button("Repair", key="repair_index", on_click=state.run_store_check, kwargs={"repair": True})
