@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any, Callable, Sequence
 
-from qa_app import __version__, commands
+from qa_app import __version__, commands, commands_models
 from qa_app.commands import EXIT_USER_ERROR
 from qa_app.config import DEFAULT_MODELS_DIR, DEFAULT_READER, PRECISIONS, Settings
 from qa_app.errors import QAError
@@ -168,7 +168,7 @@ def main(argv: Sequence[str] | None = None, make_app: Callable[[Settings], Any] 
         make_app = App
     handlers: dict[str, Callable[[argparse.Namespace, Callable[[Settings], Any]], int]] = {
         "index": commands.index, "ask": commands.ask, "chat": commands.chat, "docs": commands.docs,
-        "train": commands.train, "eval": commands.evaluate, "data": commands.data, "web": commands.web,
+        "train": commands_models.train, "eval": commands_models.evaluate, "data": commands_models.data, "web": commands.web,
         "serve": commands.serve,
     }
     try:
