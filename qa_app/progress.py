@@ -35,6 +35,7 @@ class LineProgress:
         self._closed = False
         self._leave = leave
         self._wrote = False
+        self._written_n: int | None = None  # the count of the last line written
 
     def update(self, n: int = 1) -> None:
         self.n += n
@@ -51,13 +52,14 @@ class LineProgress:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            if self._leave or self._wrote:
+            if (self._leave or self._wrote) and self.n != self._written_n:
                 self._write()
 
     def _write(self) -> None:
         now = self._clock()
         self._last = now
         self._wrote = True
+        self._written_n = self.n
         elapsed = now - self._start
         rate = (self.n - self._start_n) / elapsed if elapsed > 0 else 0.0
         parts = [f"{self._desc}: " if self._desc else "", f"{self.n}"]

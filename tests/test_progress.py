@@ -37,6 +37,16 @@ def test_lines_come_every_interval_with_rate_and_time_left_and_a_last_line_on_cl
     assert lines[1].startswith("transformer gold: 100/100 q (100%), 2.00 q/s, 0:50 elapsed")
 
 
+def test_closing_right_after_a_line_does_not_repeat_it() -> None:
+    out, clock = io.StringIO(), Clock()
+    bar = LineProgress(total=4, desc="a.pdf embed", file=out, interval_s=30, clock=clock, leave=False)
+    clock.now = 31
+    bar.n = 4
+    bar.refresh()
+    bar.close()
+    assert len(out.getvalue().splitlines()) == 1
+
+
 def test_short_stages_that_do_not_leave_a_bar_stay_silent() -> None:
     out = io.StringIO()
     bar = LineProgress(total=3, desc="a.pdf parse", file=out, leave=False, clock=Clock())
