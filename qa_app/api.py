@@ -94,7 +94,7 @@ class QA:
 
     def collections(self) -> list[str]:
         """The collections of this data directory (or Chroma server)."""
-        return sorted(set(self._live.collections()) | {self._settings.store.collection})
+        return list(self._live.collections())
 
     def delete(self, doc_id: str) -> None:
         """Remove a document and all its chunks; DocumentNotFoundError if the id is unknown."""

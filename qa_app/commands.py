@@ -18,10 +18,12 @@ EXIT_PARTIAL = 1  # some files were skipped, the others indexed
 AppFactory = Callable[[Any], Any]  # Settings -> App (tests pass one wiring fakes)
 
 
+SETTING_FLAGS = ("data_dir", "collection", "chroma_host", "chroma_port", "chroma_token", "reader", "models_dir",
+                 "precision", "top_k", "retriever", "server_url", "server_token", "server_host", "server_port")
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
-    keys = ("data_dir", "collection", "chroma_host", "chroma_port", "chroma_token", "reader", "models_dir",
-            "precision", "top_k", "retriever", "server_url", "server_token", "server_host", "server_port")
-    overrides = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    overrides = {k: getattr(args, k) for k in SETTING_FLAGS if getattr(args, k, None) is not None}
     return load_settings(getattr(args, "config", None), overrides)
 
 
@@ -143,9 +145,7 @@ def web(args: argparse.Namespace, make_app: AppFactory) -> int:
 
     from qa_app.web import web_command, web_environment
 
-    keys = ("config", "data_dir", "collection", "chroma_host", "chroma_port", "chroma_token", "reader", "models_dir",
-            "precision")
-    given = {k: getattr(args, k, None) for k in keys}
+    given = {k: getattr(args, k, None) for k in ("config", *SETTING_FLAGS)}  # the flags `web` has reach the app
     settings = settings_from(args)  # a bad setting fails here, not inside the app
     print(f"qa-app: the web app will be at http://{args.address}:{args.port} (Ctrl-C stops it)", file=sys.stderr, flush=True)
     try:
@@ -298,9 +298,8 @@ def _check(app: Any, args: argparse.Namespace) -> int:
 
 
 def _collection_counts(app: Any, make_app: AppFactory) -> dict[str, int]:
-    names = sorted(set(app.collections()) | {app.settings.store.collection})
     counts = {}
-    for name in names:  # each collection opened through an App of its own settings
+    for name in app.collections():  # each collection opened through an App of its own settings
         other = app if name == app.settings.store.collection else make_app(app.settings.replace(collection=name))
         counts[name] = len(other.store.documents())
     return counts

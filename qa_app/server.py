@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from pathlib import PurePath
 from typing import Any
 
 from fastapi import Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
+from indexing.loaders import safe_source_name
 from qa_app import __version__
 from qa_app.api import QA
 from qa_app.errors import ConfigError, DocumentNotFoundError, QAError, StoreLockedError
@@ -61,11 +61,9 @@ def check_exposure(host: str, token: str | None) -> None:
 
 
 def upload_name(raw: str | None) -> str:
-    """The file name of an upload, without any folder part or control characters (names are shown
-    back in citations and must never point outside the upload)."""
-    name = PurePath((raw or "").replace("\\", "/")).name
-    name = "".join(ch for ch in name if ch.isprintable()).strip()
-    return name or "upload"
+    """The file name of an upload as the loader shows it (`safe_source_name`: no folder part, no
+    control characters); "upload" when none was given."""
+    return safe_source_name(raw) if raw and raw.strip() else "upload"
 
 
 def create_server(qa: QA, *, token: str | None, max_upload_bytes: int) -> FastAPI:

@@ -150,8 +150,8 @@ class App:
         return index
 
     def collections(self) -> list[str]:
-        """Names of the collections in this data directory (or Chroma server)."""
-        return list(self.store.collection_names())
+        """Names of the collections in this data directory (or Chroma server), the current one included, sorted."""
+        return sorted(set(self.store.collection_names()) | {self.settings.store.collection})
 
     def load_models(self, reader: str | None = None) -> None:
         """Open the store and load the encoder and the reader now (each does on first use otherwise), so

@@ -96,10 +96,9 @@ def get_app() -> Any:
 def collections() -> list[str]:
     """The collections of the current data directory (or server), the current one included."""
     try:
-        names = set(get_app().collections())
+        return list(get_app().collections())
     except QAError:
-        names = set()
-    return sorted(names | {current_settings().store.collection})
+        return [current_settings().store.collection]
 
 
 def tuned_threshold() -> float | None:
