@@ -175,6 +175,21 @@ class ChunkSpans:
         near.append((chunk.start, chunk.end))
         return min(s for s, _ in near), max(e for _, e in near)
 
+    def index_at(self, doc_id: str, offset: int) -> int:
+        """Index of the last chunk of `doc_id` starting at or before `offset`."""
+        return max(i for i, (start, _) in self._spans[doc_id].items() if start <= offset)
+
+    def chunk_count(self, doc_id: str) -> int:
+        return len(self._spans.get(doc_id, {}))
+
+    def id_ranges(self, chunk_ids: Sequence[str]) -> list[tuple[str, int, int]]:
+        """(doc_id, start, end) of each chunk id ("doc_id:index")."""
+        out = []
+        for cid in chunk_ids:
+            doc, index = cid.rsplit(":", 1)
+            out.append((doc, *self._spans[doc][int(index)]))
+        return out
+
     def hit_ranges(self, hits: Sequence[Hit], width: int) -> list[tuple[str, int, int]]:
         """(doc_id, start, end) of each hit grown to its initial window of `width` chunks a side."""
         return [(h.chunk.doc_id, *self.window_of(h.chunk, width)) for h in hits]
