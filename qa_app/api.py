@@ -147,7 +147,7 @@ def _turns(history: History) -> list[Turn]:
         if isinstance(item, Turn):
             turns.append(item)
         elif isinstance(item, Answer):
-            turns.append(Turn(question=item.question, answer=item.text))
+            turns.append(Turn.from_answer(item))
         elif isinstance(item, tuple) and len(item) == 2:
             turns.append(Turn(question=str(item[0]), answer=str(item[1])))
         else:

@@ -7,11 +7,13 @@ uploaded one at a time. Uses httpx; `transport` lets tests talk to an in-process
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import httpx
 
+from qa_app.conversation import Turn
 from qa_app.errors import DocumentNotFoundError, QAError
 
 TIMEOUT_S = 600.0  # indexing a large PDF on a busy server takes minutes
@@ -38,8 +40,8 @@ class RemoteQA:
             raise QAError(f"the server at {self._url} says: {_detail(response)} ({response.status_code})")
         return response.json() if response.content else None
 
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), top_k: int | None = None) -> dict[str, Any]:
-        body = {"question": question, "history": [{"question": q, "answer": a} for q, a in history], "top_k": top_k}
+    def ask(self, question: str, history: Sequence[Turn] = (), top_k: int | None = None) -> dict[str, Any]:
+        body = {"question": question, "history": [asdict(t) for t in history], "top_k": top_k}
         return dict(self._call("POST", "/ask", json=body))
 
     def upload(self, file: Path) -> dict[str, Any]:

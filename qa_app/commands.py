@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from qa_app.config import Settings, load_settings
+from qa_app.conversation import Turn
 from qa_app.errors import DocumentNotFoundError, QAError
 from qa_app.progress import progress_bar
 
@@ -100,7 +101,7 @@ def _check_not_empty(app: Any) -> None:
                       "run `qa-app index PATH` first")
 
 
-Asker = Callable[[str, Sequence[tuple[str, str]], "int | None"], dict[str, Any]]
+Asker = Callable[[str, Sequence[Turn], "int | None"], dict[str, Any]]
 
 
 def _asker(settings: Settings, make_app: AppFactory) -> Asker:
@@ -109,7 +110,6 @@ def _asker(settings: Settings, make_app: AppFactory) -> Asker:
     remote = _remote(settings)
     if remote is not None:
         return remote.ask
-    from qa_app.conversation import Turn
     from qa_app.serialize import answer_to_json
 
     app = make_app(settings)
@@ -118,9 +118,8 @@ def _asker(settings: Settings, make_app: AppFactory) -> Asker:
     app.load_models(settings.reader.reader)
     pipeline = app.pipeline()
 
-    def ask_here(question: str, history: Sequence[tuple[str, str]], top_k: int | None) -> dict[str, Any]:
-        turns = [Turn(question=q, answer=a) for q, a in history]
-        return answer_to_json(pipeline.ask(question, turns, top_k=top_k))
+    def ask_here(question: str, history: Sequence[Turn], top_k: int | None) -> dict[str, Any]:
+        return answer_to_json(pipeline.ask(question, history, top_k=top_k))
 
     return ask_here
 
@@ -193,8 +192,10 @@ def format_answer(answer: dict[str, Any]) -> str:
 
 
 def chat(args: argparse.Namespace, make_app: AppFactory) -> int:
+    from qa_app.serialize import turn_from_json
+
     asker = _asker(settings_from(args), make_app)
-    history: list[tuple[str, str]] = []
+    history: list[Turn] = []
     interactive = sys.stdin.isatty()
     if interactive:
         print("Ask a question (empty line or Ctrl-D to stop; 'new' starts a new conversation).")
@@ -222,8 +223,10 @@ def chat(args: argparse.Namespace, make_app: AppFactory) -> int:
                 print(f"? {shown(line)}")
             if answer["query"] != answer["question"]:
                 print(f"  [searched for: {answer['query']}]")
+            if answer.get("stayed_in"):
+                print(f"  [stayed in: {answer['stayed_in']}]")
             print(format_answer(answer), flush=True)
-        history.append((answer["question"], answer["answers"][0]["text"] if answer["answers"] else ""))
+        history.append(turn_from_json(answer))
     return 0
 
 

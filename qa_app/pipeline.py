@@ -7,12 +7,13 @@ knows which store is used. Reader-driven window growth lives in `qa_app.retrieva
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
-from qa_app.conversation import Turn, retrieval_query
+from qa_app.conversation import Turn
 from qa_app.errors import QuestionError
 from qa_app.protocols import Reader, Retriever
+from qa_app.retrieval.conversational import ChunkSource, ConversationalRetriever, ConversationOptions
 from qa_app.retrieval.growth import read_with_growth
 from qa_app.retrieval.windows import WindowBuilder
 from qa_app.types import Answer, Citation, ReaderResult, Span, Window, page_of
@@ -28,33 +29,41 @@ class PipelineOptions:
     dynamic: bool = True  # reader-driven growth
     max_growth_steps: int = 2
     alternatives: int = 4  # other answers shown besides the best
+    read_history_query: bool = False  # the reader reads a follow-up as its history query (per reader: registry)
 
 
 class Pipeline:
-    def __init__(self, *, retriever: Retriever, windows: WindowBuilder, reader: Reader, options: PipelineOptions) -> None:
-        self._retriever = retriever
+    def __init__(self, *, retriever: Retriever, windows: WindowBuilder, reader: Reader, options: PipelineOptions,
+                 chunks: ChunkSource | None = None, conversation: ConversationOptions = ConversationOptions()) -> None:
+        """`chunks` (the store) lets a follow-up search near the last cited answer; without it the
+        conversation only feeds the history query."""
+        self._search = ConversationalRetriever(retriever=retriever, chunks=chunks, options=conversation,
+                                               candidates=options.candidates)
         self._windows = windows
         self._reader = reader
         self._options = options
 
     def ask(self, question: str, history: Sequence[Turn] = (), top_k: int | None = None) -> Answer:
+        """The answer to `question`; `history` holds the earlier turns, oldest first. A question that leans
+        on them is searched as the history query (the question plus the last turn's content words),
+        and read as it too where the reader's registry entry says that helps that reader."""
         question = clean_question(question)
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        query = retrieval_query(question, history)
-        k = top_k or self._options.top_k
-        hits = self._retriever.retrieve(query, max(k, self._options.candidates))[:k]
+        search = self._search.search(question, history, top_k or self._options.top_k)
         t1 = time.perf_counter()
-        windows = self._windows.build(hits)
+        windows = self._windows.build(search.hits)
         t2 = time.perf_counter()
         result, windows, steps = read_with_growth(
-            self._reader, self._windows, question, windows,
+            self._reader, self._windows, search.query if self._options.read_history_query else question, windows,
             max_steps=self._options.max_growth_steps if self._options.dynamic else 0,
         )
         t3 = time.perf_counter()
         timings.update(retrieve=(t1 - t0) * 1000, windows=(t2 - t1) * 1000, read=(t3 - t2) * 1000,
                        total=(t3 - t0) * 1000)
-        return make_answer(question, query, result, windows, timings, self._reader.name, self._options.alternatives)
+        answer = make_answer(question, search.query, result, windows, timings, self._reader.name,
+                             self._options.alternatives)
+        return replace(answer, stayed_in=search.stayed_in) if search.stayed_in else answer
 
 
 def clean_question(question: str) -> str:
@@ -67,7 +76,7 @@ def clean_question(question: str) -> str:
 def citation_for(span: Span, window: Window) -> Citation:
     return Citation(doc_id=window.doc_id, source=window.source, start=span.start, end=span.end,
                     page=page_of(window.page_starts, span.start), quote=span.text,
-                    section=window.section_of(span.start))
+                    section=window.section_of(span.start), chunk=window.chunk_of(span.start))
 
 
 def make_answer(

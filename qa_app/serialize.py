@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from qa_app.conversation import Turn
 from qa_app.types import Answer, Citation, Window
 
 CONTEXT_CHARS = 200
@@ -25,7 +26,7 @@ PREVIEW_CHARS = 160  # of each window read, shown with "not found"
 def answer_entry(answer: Answer, windows: tuple[Window, ...]) -> dict[str, Any]:
     c = answer.citations[0]
     return {"text": answer.text, "score": round(answer.score, 4), "source": c.source, "page": c.page,
-            "section": c.section, "start": c.start, "end": c.end, "doc_id": c.doc_id,
+            "section": c.section, "start": c.start, "end": c.end, "doc_id": c.doc_id, "chunk": c.chunk,
             "context": context_around(c, windows)}
 
 
@@ -39,6 +40,7 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
         "question": answer.question,
         "answers": answers,
         "query": answer.query,
+        "stayed_in": answer.stayed_in,
         "reader": answer.reader,
         "no_answer_score": round(answer.score, 4) if not answer.found else None,
         "windows": [{"source": w.source, "page": w.page, "start": w.start, "end": w.end, "rank": w.rank,
@@ -46,3 +48,12 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
                      "preview": w.text[:PREVIEW_CHARS]} for w in answer.windows],
         "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
     }
+
+
+def turn_from_json(answer: dict[str, Any]) -> Turn:
+    """The conversation turn of an answer in its JSON form (the CLI chat keeps its history so, local or remote)."""
+    best = answer["answers"][0] if answer.get("answers") else None
+    if best is None:
+        return Turn(question=answer["question"])
+    return Turn(question=answer["question"], answer=best["text"], doc_id=best.get("doc_id", ""),
+                chunk=best.get("chunk", -1))

@@ -25,6 +25,7 @@ from pydantic import BaseModel, Field
 from indexing.loaders import safe_source_name
 from qa_app import __version__
 from qa_app.api import QA
+from qa_app.conversation import Turn
 from qa_app.errors import ConfigError, DocumentNotFoundError, QAError, StoreLockedError
 from qa_app.serialize import answer_to_json
 
@@ -36,6 +37,8 @@ MAX_QUESTION_FILE_BYTES = 20 << 20
 class TurnIn(BaseModel):
     question: str
     answer: str = ""
+    doc_id: str = Field(default="", description="the document the answer was cited from (its answers[0].doc_id)")
+    chunk: int = Field(default=-1, description="the chunk it was cited from (answers[0].chunk); follow-ups search near it")
 
 
 class AskIn(BaseModel):
@@ -95,7 +98,7 @@ def create_server(qa: QA, *, token: str | None, max_upload_bytes: int) -> FastAP
 
     @app.post("/ask", dependencies=guarded)
     def ask(body: AskIn) -> dict[str, Any]:
-        answer = qa.ask(body.question, [(t.question, t.answer) for t in body.history], top_k=body.top_k)
+        answer = qa.ask(body.question, [Turn(**t.model_dump()) for t in body.history], top_k=body.top_k)
         return answer_to_json(answer)
 
     @app.get("/documents", dependencies=guarded)

@@ -136,6 +136,7 @@ class Window:
     rank: int = 1  # rank of its best hit (1 = best)
     growth: tuple[Growth, ...] = ()
     sections: tuple[Section, ...] = ()  # the section of each of its chunks, from their headers (for citations)
+    chunk_starts: tuple[int, ...] = ()  # document offset of each of its chunks, first_chunk first
 
     @property
     def page(self) -> int:
@@ -145,6 +146,10 @@ class Window:
         """Title of the section holding document `offset` inside this window ("" if none)."""
         i = bisect.bisect_right([s.start for s in self.sections], offset) - 1
         return self.sections[i].title if i >= 0 else ""
+
+    def chunk_of(self, offset: int) -> int:
+        """Index (in the document) of the last chunk of this window starting at or before `offset`."""
+        return self.first_chunk + max(0, bisect.bisect_right(self.chunk_starts, offset) - 1)
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,7 @@ class Citation:
     page: int
     quote: str
     section: str = ""  # the innermost section heading at `start` ("" when none)
+    chunk: int = -1  # index of the chunk holding `start` (-1 = not known); follow-ups search near it
 
 
 @dataclass(frozen=True)
@@ -205,6 +211,7 @@ class Answer:
     windows: tuple[Window, ...] = ()
     alternatives: tuple["Answer", ...] = ()
     query: str = ""  # the retrieval query actually used (may include conversation context)
+    stayed_in: str = ""  # where the conversation kept the search, e.g. 'section "Loops" of R-intro.pdf, page 50'
     token_probs: TokenProbs | None = None
     timings_ms: Mapping[str, float] = field(default_factory=dict, compare=False)
     reader: str = ""

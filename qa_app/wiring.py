@@ -223,9 +223,12 @@ class App:
         r = self.settings.retrieval
         windows = WindowBuilder(source=self.store, width=r.window_chunks, token_budget=r.token_budget,
                                 max_per_document=r.max_per_document, count_tokens=self.tokenizer.count_tokens)
+        name = reader or self.settings.reader.reader
         options = PipelineOptions(top_k=r.top_k, candidates=r.candidates, dynamic=r.dynamic,
-                                  max_growth_steps=r.max_growth_steps)
-        return Pipeline(retriever=self.retriever(), windows=windows, reader=self.reader(reader), options=options)
+                                  max_growth_steps=r.max_growth_steps,
+                                  read_history_query=name in reader_names() and reader_spec(name).reads_history_query)
+        return Pipeline(retriever=self.retriever(), windows=windows, reader=self.reader(name), options=options,
+                        chunks=self.store)
 
 
 def checkpoint_dir(settings: Settings, name: str) -> Path:

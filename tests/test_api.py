@@ -55,6 +55,7 @@ def test_index_ask_with_history_documents_delete(tmp_path: Path) -> None:
         assert isinstance(citation, qa_api.Citation) and citation.source == MANUAL.name and citation.quote == DESIGNER
         follow = qa.ask("And what did she want?", history=[answer, ("Who?", DESIGNER), qa_api.Turn("x", "y")])
         assert follow.question == "And what did she want?"
+        assert MANUAL.name in qa.ask("And what did she want?", history=[answer]).stayed_in
         with pytest.raises(qa_api.QAError, match="history"):
             qa.ask("And then?", history=[42])  # type: ignore[list-item]
         docs = qa.documents()

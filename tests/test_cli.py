@@ -276,6 +276,7 @@ def test_piped_chat_echoes_questions_and_prints_json_lines(cli: Harness, mixed_f
     code, out, _ = cli.run("chat")
     assert code == 0 and out.startswith("? Where does the Rhine rise?\n" + ANSWER)
     assert "? And where does it end?" in out
+    assert "  [stayed in: rivers.txt, page 1]" in out  # the follow-up searched near the first answer
     monkeypatch.setattr("sys.stdin", io.StringIO("Where does the Rhine rise?\nnew\nWhich planet has rings?\n"))
     code, out, _ = cli.run("chat", "--json")
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]

@@ -122,13 +122,17 @@ def test_question_whitespace_is_normalised(store: InMemoryStore) -> None:
     assert answer.query == answer.question
 
 
-def test_follow_up_uses_the_conversation_for_retrieval_only(store: InMemoryStore) -> None:
+@pytest.mark.parametrize("read_history_query", [True, False])
+def test_follow_up_is_searched_with_the_conversation_and_read_as_the_reader_wants(
+        store: InMemoryStore, read_history_query: bool) -> None:
     reader = FakeReader("1929")
     history = [Turn(question="Where does the zeppelin hangar stand?", answer="near the old harbour")]
-    answer = pipeline(store, reader).ask("When was it built?", history)
-    assert "zeppelin" in answer.query and "hangar" in answer.query
-    assert reader.calls[0][0] == "When was it built?"
+    answer = pipeline(store, reader, read_history_query=read_history_query).ask("When was it built?", history)
+    assert answer.query.startswith("When was it built?") and "zeppelin" in answer.query and "hangar" in answer.query
+    assert reader.calls[0][0] == (answer.query if read_history_query else "When was it built?")
     assert answer.question == "When was it built?"
+    own = "When was the zeppelin hangar at the harbour built?"
+    assert pipeline(store, reader).ask(own, history).query == own
 
 
 def test_top_k_bounds_the_windows(store: InMemoryStore) -> None:

@@ -91,6 +91,11 @@ def test_upload_list_ask_with_history_evaluate_and_delete(server: str) -> None:
         follow = http.post("/ask", json={"question": "What did she want?",
                                          "history": [{"question": "Who designed it?", "answer": DESIGNER}]})
         assert follow.status_code == 200 and follow.json()["question"] == "What did she want?"
+        assert follow.json()["stayed_in"] == ""  # no citation in the history: nowhere to stay
+        best = answer["answers"][0]
+        cited = http.post("/ask", json={"question": "What did she want?", "history": [
+            {"question": "Who designed it?", "answer": DESIGNER, "doc_id": best["doc_id"], "chunk": best["chunk"]}]})
+        assert cited.json()["stayed_in"].startswith("section ") and MANUAL.name in cited.json()["stayed_in"]
         assert http.post("/ask", json={"question": "   "}).status_code == 400  # the CLI's message, as JSON
         assert "empty" in http.post("/ask", json={"question": ""}).json()["detail"]
         assert http.post("/ask", json={"question": "x", "top_k": 0}).status_code == 422

@@ -28,6 +28,8 @@ def show_entry(entry: ChatEntry) -> None:
 def show_answer(answer: Answer) -> None:
     if answer.query and answer.query != answer.question:
         st.caption(f"Searched for: {render.escape_label(answer.query)}")
+    if answer.stayed_in:
+        st.caption(f"Stayed in: {render.escape_label(answer.stayed_in)}")
     if not answer.found:
         show_not_found(answer)
         return

@@ -154,17 +154,18 @@ def chat() -> list[ChatEntry]:
 
 def history() -> list[Turn]:
     """The turns the pipeline uses to form follow-up retrieval queries."""
-    return [Turn(question=e.answer.question, answer=e.answer.text) for e in chat() if e.answer is not None]
+    return [Turn.from_answer(e.answer) for e in chat() if e.answer is not None]
 
 
 def new_conversation() -> None:
     st.session_state[_CHAT] = []
 
 
-def ask(question: str) -> ChatEntry:
-    """Ask the cached pipeline in the context of the conversation; record the entry."""
+def ask(question: str, use_conversation: bool = True) -> ChatEntry:
+    """Ask the cached pipeline in the context of the conversation (or without it, for this one
+    question); record the entry."""
     try:
-        answer = get_pipeline().ask(question, history())
+        answer = get_pipeline().ask(question, history() if use_conversation else [])
         entry = ChatEntry(question=answer.question, answer=answer)
     except QAError as exc:
         entry = ChatEntry(question=question, error=str(exc))

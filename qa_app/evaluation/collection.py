@@ -3,8 +3,8 @@ already indexed collection (open-book over the user's documents), scored and tim
 
 What it does: asks every question with `app.pipeline(reader).ask(question, history)`, a follow-up
 (`follows`) with the conversation of the turn it follows as history, built exactly as `qa-app chat`
-builds it (one `Turn(question=answer.question, answer=answer.text)` per earlier turn; a turn that
-could not be asked adds none); scores EM/F1 with the official SQuAD v2.0 semantics (overall, HasAns,
+builds it (one `Turn.from_answer(answer)` per earlier turn: question, answer and where it was cited;
+a turn that could not be asked adds none); scores EM/F1 with the official SQuAD v2.0 semantics (overall, HasAns,
 NoAns, and follow-up turns apart); page@1 and source@1 (does the top answer cite the expected page
 and document); abstention (how often the app said "not found", rightly and wrongly); the cause of
 each wrong answer (`qa_app.evaluation.outcomes`: a retrieval miss when no window read held a gold
@@ -129,7 +129,7 @@ def ask_questions(pipeline: Any, questions: Sequence[Question], sources: Mapping
             answer, error = Answer(question=q.question, text="", score=1.0), str(exc)
             conversations[q.id] = list(history)
         else:
-            conversations[q.id] = [*history, Turn(question=answer.question, answer=answer.text)]
+            conversations[q.id] = [*history, Turn.from_answer(answer)]
         end_to_end = (time.perf_counter() - t0) * 1000
         records.append(record_of(q, answer, sources.get(q.id), turns[q.id], end_to_end, error))
         if progress is not None:

@@ -27,6 +27,9 @@ class ReaderSpec:
     trainer: str = ""  # "module:function" behind `qa-app train --reader NAME`; "" = nothing to train
     default_base: str = ""  # the base encoder `qa-app train` starts from (qa_app/training/bases.py)
     precision: str = "auto"  # inference default: auto = bf16 autocast where the CPU has native bf16, else fp32
+    # read a follow-up as its history query (question + the last turn's words) instead of as asked; chosen per
+    # reader on the validation dialogues (bench/conversational_reading.py): it helps only where it is True
+    reads_history_query: bool = False
 
     @property
     def needs_checkpoint(self) -> bool:
@@ -41,7 +44,7 @@ READERS: tuple[ReaderSpec, ...] = (
     ReaderSpec("transformer", "transformer",
                "span extractor fine-tuned from all-MiniLM-L6-v2 on SQuAD v1.1 + v2 (22.6M parameters; 6x faster)",
                "qa_app.readers.transformer:TransformerReader", "qa_app.training.transformer:train_transformer_reader",
-               "minilm"),
+               "minilm", reads_history_query=True),
     ReaderSpec("lstm", "lstm", "BiLSTM reader (DrQA/BiDAF family) over frozen all-MiniLM-L6-v2 layers",
                "qa_app.readers.lstm:LSTMReader", "qa_app.training.lstm:train_lstm_reader", "minilm"),
     ReaderSpec("baseline", "rules", "the window sentence sharing most words with the question (no model)",

@@ -147,7 +147,8 @@ class WindowBuilder:
         text, start, end = merge_text(chunks)
         return Window(doc_id=r.doc_id, source=info.source, title=info.title, text=text, start=start, end=end,
                       first_chunk=chunks[0].index, last_chunk=chunks[-1].index, page_starts=info.page_starts,
-                      score=r.score, rank=r.rank, sections=chunk_sections(chunks, info.title))
+                      score=r.score, rank=r.rank, sections=chunk_sections(chunks, info.title),
+                      chunk_starts=tuple(c.start for c in chunks))
 
 
 def _merge_into(ranges: list[_Range], doc: str, first: int, last: int) -> bool:

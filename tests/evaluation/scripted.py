@@ -9,7 +9,9 @@ from qa_app.types import ReaderResult, Span, Window
 
 
 class ScriptedReader:
-    """Answers `script[question]` when a window holds that text, else abstains; records every call."""
+    """Answers `script[question]` when a window holds that text, else abstains; records every call. A
+    follow-up is read as its history query, which starts with the question asked: the longest
+    scripted question it starts with is the one answered."""
 
     name = "scripted"
     abstain_logit_diff = float("-inf")  # the null-logit difference of an abstention
@@ -20,7 +22,8 @@ class ScriptedReader:
 
     def read(self, question: str, windows: Sequence[Window]) -> ReaderResult:
         self.questions.append(question)
-        wanted = self._script.get(question, "")
+        asked = max((q for q in self._script if question.startswith(q)), key=len, default="")
+        wanted = self._script.get(asked, "")
         for i, w in enumerate(windows):
             at = w.text.find(wanted) if wanted else -1
             if at >= 0:

@@ -13,6 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from qa_app.config import DEFAULT_READER, Settings
+from qa_app.readers.registry import reader_spec
 from tests.fakes import FakeReader
 from tests.pdf_factory import make_text_pdf
 from tests.ui.fake_wiring import FakeWiring, ProbsReader
@@ -88,10 +89,28 @@ def test_follow_up_uses_conversation_and_new_conversation_clears_it(settings: Se
     assert len(at.chat_message) == 4  # two questions, two answers
     searched = [c.value for c in at.caption if str(c.value).startswith("Searched for:")]
     assert len(searched) == 1 and "freedonia" in searched[0].lower() and "When did he die?" in searched[0]
-    assert reader.calls[-1][0] == "When did he die?"  # the reader reads the question as asked
+    query = searched[0].removeprefix("Searched for: ")
+    assert reader.calls[-1][0] == (query if reader_spec(DEFAULT_READER).reads_history_query else "When did he die?")
 
     at.button(key="new_conversation").click().run()
     assert len(at.chat_message) == 0
+
+
+def test_a_follow_up_stays_in_the_last_answers_passage_and_the_toggle_asks_without_the_conversation(
+        settings: Settings) -> None:
+    reader = FakeReader("Rufus Firefly")
+    wiring = FakeWiring({DEFAULT_READER: reader})
+    indexed(wiring, settings, ("geo.txt", GEOGRAPHY), ("freedonia.txt", FREEDONIA))
+    at = ask(start(wiring, settings), "Who was the first president of Freedonia?")
+    assert at.toggle(key="ask_alone").value is False
+    ask(at, "When did he die?")
+    assert any(str(c.value).startswith("Stayed in: freedonia") for c in at.caption), captions(at)
+
+    at.toggle(key="ask_alone").set_value(True).run()
+    ask(at, "When did he die?")
+    last = [c.value for c in at.chat_message[-1].caption]
+    assert not any(str(v).startswith(("Searched for:", "Stayed in:")) for v in last), last
+    assert len(at.chat_message) == 6
 
 
 def test_reruns_reuse_the_cached_app(settings: Settings) -> None:

@@ -25,6 +25,9 @@ with left:
 with right:
     st.button("New conversation", key="new_conversation", on_click=state.new_conversation,
               icon=":material/refresh:")
+    alone = st.toggle("Ignore the conversation", key="ask_alone", disabled=not state.chat(),
+                      help="Ask the next question on its own, as if it opened a new conversation; "
+                           "the conversation is kept for the questions after it.")
 
 for entry in state.chat():
     components.show_entry(entry)
@@ -32,5 +35,5 @@ for entry in state.chat():
 question = st.chat_input("Ask a question about your documents", key="question")
 if question:
     with st.spinner("Reading …"):
-        entry = state.ask(question)
+        entry = state.ask(question, use_conversation=not alone)
     components.show_entry(entry)
