@@ -40,7 +40,7 @@ READERS: tuple[ReaderSpec, ...] = (
     ReaderSpec("transformer-mpnet", "transformer",
                "span extractor fine-tuned from all-mpnet-base-v2 (109M parameters; most accurate on SQuAD, slowest)",
                "qa_app.readers.transformer:TransformerReader", "qa_app.training.transformer:train_transformer_reader",
-               "mpnet"),
+               "mpnet", reads_history_query=True),
     ReaderSpec("transformer", "transformer",
                "span extractor fine-tuned from all-MiniLM-L6-v2 on SQuAD v1.1 + v2 (22.6M parameters; 6x faster)",
                "qa_app.readers.transformer:TransformerReader", "qa_app.training.transformer:train_transformer_reader",
