@@ -55,6 +55,26 @@ class IndexOutcome:
 Progress = Callable[[IndexEvent], None]
 
 
+@dataclass(frozen=True)
+class PreparedDocument:
+    """A loaded document chunked and encoded, ready to store (what a distributed worker hands back)."""
+
+    document: Document
+    chunks: list[Any]
+    vectors: np.ndarray
+    encoder_id: str
+
+
+def prepare_document(document: Document, *, tokenizer: Tokenizer, encoder: Encoder, chunking: ChunkingConfig,
+                     name: str = "", progress: Progress | None = None) -> PreparedDocument:
+    """Chunk and encode `document` (no store involved): the expensive half of indexing."""
+    name = name or document.source
+    chunks = chunk_document(document, tokenizer, chunking)
+    _emit(progress, name, "chunk", len(chunks), len(chunks))
+    vectors = _embed(encoder, chunking, name, document, chunks, progress)
+    return PreparedDocument(document=document, chunks=chunks, vectors=vectors, encoder_id=encoder.id)
+
+
 class Indexer:
     """Turns files into stored chunks. Collaborators are injected; `lock` guards the writer."""
 
@@ -132,28 +152,59 @@ class Indexer:
         """Store one loaded document (no-op if its content is already indexed)."""
         name = name or document.source
         with self._lock():
-            existing = self._store.get_document(document.id)
-            previous = [d for d in self._store.documents() if origin and d.origin == origin and d.id != document.id]
-            if existing is not None:
-                for old in previous:  # left by a replacement that was interrupted before retiring them
-                    self._retire(old.id)
-                return IndexOutcome(name=name, status="replaced" if previous else "unchanged", doc_id=document.id,
-                                    source=existing.source, pages=existing.pages, chunks=existing.chunks,
-                                    replaced_id=",".join(d.id for d in previous))
-            chunks = chunk_document(document, self._tokenizer, self._chunking)
-            _emit(progress, name, "chunk", len(chunks), len(chunks))
-            vectors = self._embed(name, document, chunks, progress)
-            info = DocumentInfo(
-                id=document.id, source=document.source, title=document.title, pages=document.page_count,
-                chunks=len(chunks), chars=len(document.text),
-                indexed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                page_starts=document.page_starts, origin=origin,
-            )
-            self._store.add_document(info, chunks, vectors)
-            self._add_to_sinks(document.id, chunks)
-            _emit(progress, name, "store", len(chunks), len(chunks))
-            for old in previous:  # the new version is complete: now retire the old one
-                self._retire(old.id)
+            done = self._already_indexed(document.id, origin, name)
+            if done is not None:
+                return done
+            prepared = prepare_document(document, tokenizer=self._tokenizer, encoder=self._encoder,
+                                        chunking=self._chunking, name=name, progress=progress)
+            return self._store_new(prepared, origin, name, progress)
+
+    def store_prepared(self, prepared: PreparedDocument, *, origin: str = "", name: str = "",
+                       progress: Progress | None = None) -> IndexOutcome:
+        """Store a document another process chunked and encoded with this indexer's encoder and chunking."""
+        if prepared.encoder_id != self._encoder.id:
+            raise ConfigError(f"{name or prepared.document.source} was encoded with {prepared.encoder_id}, this "
+                              f"collection uses {self._encoder.id}; give the workers the same settings")
+        name = name or prepared.document.source
+        with self._lock():
+            done = self._already_indexed(prepared.document.id, origin, name)
+            return done if done is not None else self._store_new(prepared, origin, name, progress)
+
+    def existing_outcome(self, doc_id: str, *, origin: str = "", name: str = "") -> IndexOutcome | None:
+        """What indexing content `doc_id` from `origin` comes to when it is stored already; None when not."""
+        with self._lock():
+            return self._already_indexed(doc_id, origin, name)
+
+    def _already_indexed(self, doc_id: str, origin: str, name: str) -> IndexOutcome | None:
+        """The outcome when this content is stored already (retiring older versions of its origin), else None."""
+        existing = self._store.get_document(doc_id)
+        if existing is None:
+            return None
+        previous = self._previous_versions(doc_id, origin)
+        for old in previous:  # left by a replacement that was interrupted before retiring them
+            self._retire(old.id)
+        return IndexOutcome(name=name or existing.source, status="replaced" if previous else "unchanged",
+                            doc_id=doc_id, source=existing.source, pages=existing.pages, chunks=existing.chunks,
+                            replaced_id=",".join(d.id for d in previous))
+
+    def _previous_versions(self, doc_id: str, origin: str) -> list[DocumentInfo]:
+        return [d for d in self._store.documents() if origin and d.origin == origin and d.id != doc_id]
+
+    def _store_new(self, prepared: PreparedDocument, origin: str, name: str, progress: Progress | None) -> IndexOutcome:
+        """Store a document that is not stored yet, then retire the older versions of its origin."""
+        document, chunks, vectors = prepared.document, prepared.chunks, prepared.vectors
+        previous = self._previous_versions(document.id, origin)
+        info = DocumentInfo(
+            id=document.id, source=document.source, title=document.title, pages=document.page_count,
+            chunks=len(chunks), chars=len(document.text),
+            indexed_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            page_starts=document.page_starts, origin=origin,
+        )
+        self._store.add_document(info, chunks, vectors)
+        self._add_to_sinks(document.id, chunks)
+        _emit(progress, name, "store", len(chunks), len(chunks))
+        for old in previous:  # the new version is complete: now retire the old one
+            self._retire(old.id)
         status = "replaced" if previous else "added"
         return IndexOutcome(name=name, status=status, doc_id=document.id, source=document.source,
                             pages=document.page_count, chunks=len(chunks),
@@ -176,22 +227,23 @@ class Indexer:
                     sink.delete(doc_id)
             raise StoreError(f"could not update the keyword index ({exc}); nothing was stored, index again") from exc
 
-    def _embed(self, name: str, document: Document, chunks: list[Any], progress: Progress | None) -> np.ndarray:
-        """Vectors of `chunks` under the configured contextual variant, with progress per batch."""
-        if not chunks:
-            return np.zeros((0, self._encoder.dimension), dtype=np.float32)
-        if isinstance(self._encoder, LateChunkingEncoder) and self._chunking.contextual == "late":
-            batches: Iterable[np.ndarray] = self._encoder.encode_in_context(late_contexts(document, chunks))
-        else:
-            texts = embedding_texts(chunks, self._chunking.contextual)
-            encode_batches = getattr(self._encoder, "encode_batches", None)
-            batches = encode_batches(texts) if encode_batches is not None else [self._encoder.encode(texts)]
-        parts, done = [], 0
-        for part in batches:
-            parts.append(part)
-            done += len(part)
-            _emit(progress, name, "embed", done, len(chunks))
-        return np.concatenate(parts, axis=0)
+def _embed(encoder: Encoder, chunking: ChunkingConfig, name: str, document: Document, chunks: list[Any],
+           progress: Progress | None) -> np.ndarray:
+    """Vectors of `chunks` under the configured contextual variant, with progress per batch."""
+    if not chunks:
+        return np.zeros((0, encoder.dimension), dtype=np.float32)
+    if isinstance(encoder, LateChunkingEncoder) and chunking.contextual == "late":
+        batches: Iterable[np.ndarray] = encoder.encode_in_context(late_contexts(document, chunks))
+    else:
+        texts = embedding_texts(chunks, chunking.contextual)
+        encode_batches = getattr(encoder, "encode_batches", None)
+        batches = encode_batches(texts) if encode_batches is not None else [encoder.encode(texts)]
+    parts, done = [], 0
+    for part in batches:
+        parts.append(part)
+        done += len(part)
+        _emit(progress, name, "embed", done, len(chunks))
+    return np.concatenate(parts, axis=0)
 
 
 def _emit(progress: Progress | None, name: str, stage: str, done: int, total: int) -> None:

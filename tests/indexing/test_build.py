@@ -316,3 +316,31 @@ def test_late_chunking_needs_an_encoder_with_token_vectors() -> None:
     late = ChunkingConfig(chunk_tokens=20, overlap_tokens=4, contextual="late")
     with pytest.raises(ConfigError, match="contextual = header"):
         Indexer(store=RecordingStore(), encoder=ENCODER, tokenizer=RegexTokenizer(), chunking=late)
+
+
+def test_a_document_prepared_elsewhere_is_stored_like_one_indexed_here(tmp_path: Path) -> None:
+    from indexing.build import prepare_document
+    from indexing.loaders import load_document
+
+    path = write(tmp_path / "planets.md", PLANETS)
+    here, there = RecordingStore(), RecordingStore()
+    (local,) = make_indexer(here).index_paths([path])
+    prepared = prepare_document(load_document(path), tokenizer=RegexTokenizer(), encoder=ENCODER, chunking=CHUNKING)
+    stored = make_indexer(there).store_prepared(prepared, origin=str(path.resolve()), name=str(path))
+    assert (stored.status, stored.doc_id, stored.chunks) == ("added", local.doc_id, local.chunks)
+    assert list(there.all_chunks()) == list(here.all_chunks())
+    again = make_indexer(there).store_prepared(prepared, origin=str(path.resolve()), name=str(path))
+    assert again.status == "unchanged" and there.count() == local.chunks  # content-hash idempotency
+
+
+def test_a_document_prepared_with_another_encoder_is_refused(tmp_path: Path, store: RecordingStore) -> None:
+    from indexing.build import prepare_document
+    from indexing.loaders import load_document
+
+    other = HashingEncoder(dimension=16)
+    prepared = prepare_document(load_document(write(tmp_path / "rivers.txt", RIVERS)), tokenizer=RegexTokenizer(),
+                                encoder=other, chunking=CHUNKING)
+    assert other.id != ENCODER.id
+    with pytest.raises(ConfigError, match="same settings"):
+        make_indexer(store).store_prepared(prepared)
+    assert store.documents() == []
