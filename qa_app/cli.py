@@ -41,6 +41,12 @@ def _common(parser: argparse.ArgumentParser, *, store: bool = True, reader: bool
                             "fp32, bf16 or int8 (dynamic quantisation)")
 
 
+def _ray(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--ray", dest="ray_address", metavar="ADDRESS",
+                        help=f"{what} (host:port; QA_RAY_ADDRESS). Needs pip install 'qa-app[ray]' on every node; "
+                        "use a Chroma server (--chroma-host) that every node reaches")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa-app", description="Ask questions about long documents; get exact, cited answers.")
     parser.add_argument("--version", action="version", version=f"qa-app {__version__}")
@@ -49,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="index files and folders (PDF, DOCX, HTML, TXT, MD)")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    _ray(p, "parse and encode on the Ray cluster at ADDRESS; this process stores")
     _common(p, remote=True)
 
     p = sub.add_parser("ask", help="ask one question, or each line of a file as its own question")
@@ -152,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for metrics and per-question predictions (collection mode: also a CSV)")
     p.add_argument("--report", help="open and collection mode: write a self-contained HTML report here")
     p.add_argument("--compare-windows", action="store_true", help="open mode: also run a fixed +-1-chunk window")
+    _ray(p, "gold and collection mode: spread the questions over the Ray cluster at ADDRESS (one reader per CPU)")
     _common(p, reader=True)  # --data-dir: where open-book runs cache their indexed articles; --collection: what is evaluated
     return parser
 

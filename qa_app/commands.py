@@ -19,7 +19,7 @@ EXIT_PARTIAL = 1  # some files were skipped, the others indexed
 AppFactory = Callable[[Any], Any]  # Settings -> App (tests pass one wiring fakes)
 
 
-SETTING_FLAGS = ("data_dir", "collection", "chroma_host", "chroma_port", "chroma_token", "reader", "models_dir",
+SETTING_FLAGS = ("data_dir", "collection", "chroma_host", "chroma_port", "chroma_token", "ray_address", "reader", "models_dir",
                  "precision", "top_k", "retriever", "server_url", "server_token", "server_host", "server_port")
 
 
@@ -46,6 +46,8 @@ def index(args: argparse.Namespace, make_app: AppFactory) -> int:
     remote = _remote(settings)
     if remote is not None:
         outcomes = remote.index(args.paths)
+    elif settings.store.ray_address:
+        outcomes = [asdict(o) for o in _index_on_ray(make_app(settings), args.paths, settings.store.ray_address)]
     else:
         outcomes = [asdict(o) for o in _index_locally(make_app(settings), args.paths)]
     if not outcomes:
@@ -65,6 +67,23 @@ def index(args: argparse.Namespace, make_app: AppFactory) -> int:
     if not skipped:
         return 0
     return EXIT_PARTIAL if skipped < len(outcomes) else EXIT_USER_ERROR
+
+
+def _index_on_ray(app: Any, paths: list[str], address: str) -> list[Any]:
+    from qa_app.distributed import index_paths_on_ray
+
+    bar = progress_bar(total=None, desc="files (Ray)", unit="file")
+
+    def progress(done: int, total: int, name: str) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix(file=shown(Path(name).name)[:30])
+        bar.refresh()
+
+    try:
+        return index_paths_on_ray(app, paths, address, progress=progress)
+    finally:
+        bar.close()
 
 
 def _index_locally(app: Any, paths: list[str]) -> list[Any]:

@@ -4,8 +4,10 @@ and `qa-app eval` (the document and serving commands are in qa_app/commands.py).
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
+from typing import Any
 
 from qa_app.commands import AppFactory, print_json, settings_from
 from qa_app.errors import QAError
@@ -68,10 +70,15 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
         chosen = sample_questions(questions.questions, args.limit, seed=args.seed)
         app = make_app(settings)
         bar = progress_bar(total=len(chosen), desc=f"{names[0]} collection", unit="q")
+        ask = None
+        if settings.store.ray_address:
+            from qa_app.distributed import ask_on_ray
+
+            ask = functools.partial(ask_on_ray, settings, names[0], settings.store.ray_address)
         run_report, run_rows = evaluate_collection(
             app=app, dataset=questions, questions=chosen, reader_name=names[0],
             model=str(checkpoint_dir(settings, names[0])), seed=args.seed, progress=bar.update,
-            log=lambda m: print(m, file=sys.stderr, flush=True))
+            log=lambda m: print(m, file=sys.stderr, flush=True), ask=ask)
         bar.close()
         if args.out:
             write_collection_outputs(Path(args.out), run_report, run_rows)
@@ -91,6 +98,9 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
 
         if len(names) != 1:
             raise QAError("open-book evaluation takes one reader at a time; give --reader NAME")
+        if settings.store.ray_address:
+            print("note: open-book runs index the articles apart and read them here, not on the Ray cluster",
+                  file=sys.stderr)
         compare = bool(getattr(args, "compare_windows", False))
         bar = progress_bar(total=len(examples) * runs_needed(settings, compare), desc=f"{names[0]} open", unit="q")
         report, rows = evaluate_open(
@@ -122,7 +132,7 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
         return 0
     reports: list[EvalReport] = []
     for name in names:
-        reader = app.reader(name)
+        reader = _gold_reader(app, settings, name)
         bar = progress_bar(total=len(examples), desc=f"{name} gold", unit="q")
         report, predictions = evaluate_gold(reader, name, dataset, examples, split=split,
                                             config_hash=settings.hash(), model=str(checkpoint_dir(settings, name)),
@@ -139,3 +149,13 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
                   f"HasAns F1 {r.get('HasAns_f1', float('nan')):.2f} NoAns EM {r.get('NoAns_exact', float('nan')):.2f} "
                   f"best F1 {r.get('best_f1', float('nan')):.2f} ({r['questions']} questions, split {r['split']})")
     return 0
+
+
+def _gold_reader(app: Any, settings: Any, name: str) -> Any:
+    """The reader a gold-mode run reads with: the app's, or one spread over the Ray cluster (--ray)."""
+    if not settings.store.ray_address:
+        return app.reader(name)
+    from qa_app.distributed import RayReader
+
+    reader_spec(name)  # an unknown name fails here, not on the cluster
+    return RayReader(settings, name, settings.store.ray_address)

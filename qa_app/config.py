@@ -43,6 +43,7 @@ class StoreConfig:
     chroma_port: int = 8000  # port of the Chroma server (or of the proxy in front of it)
     chroma_token: str = ""  # bearer token sent to the authenticating proxy in front of the server
     chroma_ssl: bool = False  # https to the proxy
+    ray_address: str = ""  # a Ray cluster (host:port) for `qa-app index` and `qa-app eval`; "" = this process
     max_file_mb: float = 200.0  # files above this size are refused (MB = 1024 * 1024 bytes)
     encode_batch_size: int = 64  # chunks per encoder batch
     lock_timeout_s: float = 30.0  # how long to wait for another process holding the embedded store
@@ -96,8 +97,11 @@ class Settings:
     server: ServerConfig = field(default_factory=ServerConfig)
 
     def hash(self) -> str:
-        """Short stable hash of every setting, for stamping runs and cache keys."""
-        blob = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        """Short stable hash of every setting but where the work runs (`ray_address`: a run on a Ray
+        cluster gives the same results), for stamping runs and cache keys."""
+        values = dataclasses.asdict(self)
+        del values["store"]["ray_address"]
+        blob = json.dumps(values, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def replace(self, **overrides: Any) -> "Settings":

@@ -3,6 +3,8 @@
 - `indexing` imports from `qa_app` only types, config, errors and protocols (types-only contracts).
 - Nothing outside `ui/` imports streamlit.
 - `import qa_app` (and the light core modules) and `qa-app --help` import no torch.
+- Only `qa_app/distributed.py` imports ray (of the application's code), and a local index or eval
+  run never does (ray is an optional extra).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("qa_app", "indexing", "ui", "bench", "corpora", "models")
 # the bare package is allowed so that `from qa_app import errors` passes (its __init__ is one line)
 INDEXING_MAY_IMPORT = {"qa_app", "qa_app.types", "qa_app.config", "qa_app.errors", "qa_app.protocols"}
-HEAVY = ("torch", "transformers", "chromadb", "streamlit", "sentence_transformers")
+HEAVY = ("torch", "transformers", "chromadb", "streamlit", "sentence_transformers", "ray")
 
 
 def python_files(*folders: str) -> list[Path]:
@@ -138,6 +140,30 @@ def test_cli_help_exits_0_and_imports_no_torch(argv: list[str]) -> None:
                 if line.startswith("import time:")}
     assert "qa_app" in imported, "importtime output was parsed"
     assert "torch" not in imported and "transformers" not in imported
+
+
+def test_only_the_distributed_module_imports_ray() -> None:
+    offenders = [f"{path.relative_to(ROOT)}:{line} imports {name}"
+                 for path in python_files("qa_app", "indexing", "ui")  # bench/ray_indexing.py starts its own
+                 if path != ROOT / "qa_app" / "distributed.py"
+                 for line, name in imported_modules(path) if name.split(".")[0] == "ray"]
+    assert offenders == []
+
+
+def test_a_local_index_and_eval_run_import_no_ray(tmp_path: Path) -> None:
+    doc = tmp_path / "note.md"
+    doc.write_text("# Tides\n\nThe logger samples the water level every ten minutes.\n", encoding="utf-8")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"id": "1", "question": "How often does the logger sample?",
+                                     "answers": ["every ten minutes"]}) + "\n", encoding="utf-8")
+    data = str(tmp_path / "data")
+    code = ("import sys\nfrom qa_app.cli import main\n"
+            f"assert main(['index', {str(doc)!r}, '--data-dir', {data!r}]) == 0\n"
+            f"assert main(['eval', {str(questions)!r}, '--data-dir', {data!r}, '--reader', 'baseline']) == 0\n"
+            "print('ray' in sys.modules)\n")
+    done = run_python(code)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"
 
 
 CYCLE_PACKAGES = ("qa_app", "indexing", "ui")

@@ -44,6 +44,7 @@ from qa_app.evaluation.results import (
 from qa_app.types import Answer, Window
 
 Progress = Callable[[int], None]
+Ask = Callable[[Sequence[Question], Mapping[str, "str | None"], "Progress | None"], list["CollectionRecord"]]
 Log = Callable[[str], None]
 
 CSV_COLUMNS = ("id", "question", "follows", "turn", "golds", "prediction", "exact", "f1", "cause", "expected_source",
@@ -237,10 +238,12 @@ def store_name(settings: Any) -> str:
 
 def evaluate_collection(
     *, app: Any, dataset: QuestionSet, questions: Sequence[Question], reader_name: str, model: str, seed: int = 0,
-    progress: Progress | None = None, log: Log | None = None,
+    progress: Progress | None = None, log: Log | None = None, ask: Ask | None = None,
 ) -> tuple[CollectionReport, list[CollectionRow]]:
     """Ask `questions` (of `dataset`) over the collection of `app.settings` and return (report, rows).
 
+    `ask(questions, expected sources, progress)` gives the records; by default `ask_questions` with
+    `app`'s pipeline (`qa_app.distributed.ask_on_ray` spreads them over a Ray cluster instead).
     QAError when the collection holds no documents (nothing to answer from)."""
     started = time.perf_counter()
     settings = app.settings
@@ -253,7 +256,10 @@ def evaluate_collection(
     if unknown and log is not None:
         log(f"warning: {len(unknown)} expected source(s) are not indexed in collection "
             f"{settings.store.collection!r}, so their questions cannot be answered from it: {', '.join(unknown)}")
-    records = ask_questions(app.pipeline(reader_name), questions, sources, progress)
+    if ask is None:
+        records = ask_questions(app.pipeline(reader_name), questions, sources, progress)
+    else:
+        records = ask(questions, sources, progress)
     summary = summarize_records(records)
     seconds = time.perf_counter() - started
     r = settings.retrieval

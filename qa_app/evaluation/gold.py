@@ -32,7 +32,12 @@ def paragraph_window(example: QAExample) -> Window:
 
 def read_gold(reader: Any, examples: Sequence[QAExample], progress: Callable[[int], None] | None = None) -> list[ReaderResult]:
     """Run a reader on every example's own paragraph, batched when the reader can."""
-    items = [(e.question, [paragraph_window(e)]) for e in examples]
+    return read_gold_items(reader, [(e.question, [paragraph_window(e)]) for e in examples], progress)
+
+
+def read_gold_items(reader: Any, items: Sequence[tuple[str, Sequence[Window]]],
+                    progress: Callable[[int], None] | None = None) -> list[ReaderResult]:
+    """`reader` on (question, windows) pairs, batched when the reader can (`read_many`)."""
     if hasattr(reader, "read_many"):
         return list(reader.read_many(items, progress))
     results = []
