@@ -12,7 +12,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,18 +34,6 @@ from tests.reliability.helpers import (
 )
 from tests.reliability.indexer_child import OVERRIDES, bm25_path
 from tests.reliability.test_concurrency import STARTUP_S, child, result_of, write_docs
-
-
-@pytest.fixture
-def server() -> server_env.ChromaServer:
-    return server_env.server_or_skip()
-
-
-@pytest.fixture
-def collection(server: server_env.ChromaServer) -> Iterator[str]:
-    name = server_env.unique_collection()
-    yield name
-    server.drop(name)
 
 
 def status_of(url: str, token: str | None) -> int:

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,18 +30,6 @@ DOCS = PROJECT_ROOT / "corpora" / "docs"
 @pytest.fixture
 def address() -> str:
     return ray_env.address_or_skip()
-
-
-@pytest.fixture
-def server() -> server_env.ChromaServer:
-    return server_env.server_or_skip()
-
-
-@pytest.fixture
-def collection(server: server_env.ChromaServer) -> Iterator[str]:
-    name = server_env.unique_collection()
-    yield name
-    server.drop(name)
 
 
 def folder(tmp_path: Path, copies: int = 1) -> Path:
