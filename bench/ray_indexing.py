@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import statistics
 import sys
@@ -79,7 +80,7 @@ def main() -> None:
         result: dict[str, Any] = {"local": {"chunks_per_s": [round(x, 1) for x in local],
                                             "median": round(statistics.median(local), 1)}}
         for n in [int(w) for w in args.workers.split(",") if w.strip()]:
-            ray.init(address="local", num_cpus=n, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+            ray.init(address="local", num_cpus=n, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
             runs = [timed_run(lambda app, fs: index_paths_on_ray(app, fs, "local"), files, work, f"ray{n}-{r}")
                     for r in range(args.repeats + 1)]
             ray.shutdown()
