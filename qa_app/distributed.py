@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from indexing.build import IndexOutcome, PreparedDocument, prepare_document
-from indexing.loaders import discover_files, load_bytes
+from indexing.loaders import MB, discover_files, load_bytes
 from qa_app.config import Settings
 from qa_app.errors import ConfigError, LoadError, QAError
 
@@ -81,7 +81,7 @@ def _models(settings: Settings) -> tuple[Any, Any]:
 def prepare_file(settings: Settings, name: str, data: bytes, known: frozenset[str]) -> tuple[str, Any]:
     """The work of one Ray task: ("prepared", PreparedDocument), ("unchanged", doc_id) or ("skipped", reason)."""
     try:
-        document = load_bytes(data, name, max_bytes=int(settings.store.max_file_mb * 1024 * 1024))
+        document = load_bytes(data, name, max_bytes=int(settings.store.max_file_mb * MB))
     except LoadError as exc:
         return "skipped", exc.reason
     if document.id in known:
@@ -156,7 +156,6 @@ def _store(indexer: Any, ray: Any, ref: Any, file: Path) -> IndexOutcome:
         return IndexOutcome(name=name, status="skipped", reason=str(exc))
 
 
-
 # --- evaluation: questions spread over actors, each holding its reader -------------------------------
 
 EVAL_BATCH = 16  # gold-mode questions per actor call: small enough for steady progress
@@ -193,9 +192,9 @@ class _ReaderActor:
 
 
 def _spread(ray: Any, settings: Settings, reader_name: str, jobs: list[Any], call: Callable[[Any, int, Any], Any],
-            progress: Callable[[int], None] | None, size: Callable[[Any], int]) -> list[Any]:
-    """Results of `call(actor, index, job)` (an actor method returning (index, result)) for every job,
-    in job order, on one actor per cluster CPU."""
+            progress: Callable[[int], None] | None) -> list[Any]:
+    """Results of `call(actor, index, job)` (an actor method returning (index, result)) for every job
+    (a list of questions), in job order, on one actor per cluster CPU; `progress(questions done)`."""
     from ray.util import ActorPool
 
     width = max(1, min(len(jobs), int(ray.cluster_resources().get("CPU", 1))))
@@ -207,7 +206,7 @@ def _spread(ray: Any, settings: Settings, reader_name: str, jobs: list[Any], cal
         for index, result in pool.map_unordered(lambda a, job: call(a, *job), list(enumerate(jobs))):
             results[index] = result
             if progress is not None:
-                progress(size(jobs[index]))
+                progress(len(jobs[index]))
     except ray.exceptions.RayError as exc:
         raise QAError(f"the evaluation failed on the Ray cluster ({type(exc).__name__}: {exc}); run it again") from None
     finally:
@@ -228,7 +227,7 @@ class RayReader:
         batches = [items[i:i + EVAL_BATCH] for i in range(0, len(items), EVAL_BATCH)]
         with cluster(self.address) as ray:
             done = _spread(ray, self.settings, self.reader_name, batches,
-                           lambda a, i, job: a.read.remote(i, job), progress, len)
+                           lambda a, i, job: a.read.remote(i, job), progress)
         return [result for batch in done for result in batch]
 
 
@@ -243,7 +242,7 @@ def ask_on_ray(settings: Settings, reader_name: str, address: str, questions: Se
     conversations = _conversations(questions)
     with cluster(address) as ray:
         done = _spread(ray, settings, reader_name, conversations,
-                       lambda a, i, job: a.ask.remote(i, job, {q.id: sources.get(q.id) for q in job}), progress, len)
+                       lambda a, i, job: a.ask.remote(i, job, {q.id: sources.get(q.id) for q in job}), progress)
     order = {q.id: i for i, q in enumerate(questions)}
     return sorted((record for records in done for record in records), key=lambda r: order[r.id])
 

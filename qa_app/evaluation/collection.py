@@ -44,7 +44,7 @@ from qa_app.evaluation.results import (
 from qa_app.types import Answer, Window
 
 Progress = Callable[[int], None]
-Ask = Callable[[Sequence[Question], Mapping[str, "str | None"], "Progress | None"], list["CollectionRecord"]]
+Ask = Callable[[Sequence[Question], Mapping[str, str | None], Progress | None], list["CollectionRecord"]]
 Log = Callable[[str], None]
 
 CSV_COLUMNS = ("id", "question", "follows", "turn", "golds", "prediction", "exact", "f1", "cause", "expected_source",
