@@ -111,10 +111,9 @@ def _index_files(app: Any, ray: Any, files: list[Path],
     known = ray.put(frozenset(d.id for d in app.store.documents()))
     task = ray.remote(num_cpus=1, max_retries=TASK_RETRIES)(prepare_file)
     width = max(1, int(ray.cluster_resources().get("CPU", 1)))  # files in flight: one per CPU, bounded memory
-    outcomes: list[IndexOutcome] = []
+    outcomes: list[IndexOutcome] = []  # one per file done: progress is len(outcomes) of len(files)
     pending: dict[Any, Path] = {}
     queue = list(files)
-    done = 0
     while queue or pending:
         while queue and len(pending) < width:
             file = queue.pop(0)
@@ -122,6 +121,8 @@ def _index_files(app: Any, ray: Any, files: list[Path],
                 data = file.read_bytes()
             except OSError as exc:
                 outcomes.append(IndexOutcome(name=str(file), status="skipped", reason=f"cannot read the file ({exc})"))
+                if progress is not None:
+                    progress(len(outcomes), len(files), str(file))
                 continue
             pending[task.remote(app.settings, file.name, data, known)] = file
         if not pending:
@@ -129,9 +130,8 @@ def _index_files(app: Any, ray: Any, files: list[Path],
         ready, _ = ray.wait(list(pending), num_returns=1)
         file = pending.pop(ready[0])
         outcomes.append(_store(indexer, ray, ready[0], file))
-        done += 1
         if progress is not None:
-            progress(done, len(files), str(file))
+            progress(len(outcomes), len(files), str(file))
     return outcomes
 
 
