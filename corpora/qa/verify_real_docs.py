@@ -22,6 +22,12 @@ follow-ups) and exits 1 on any problem.
 repository; install it with ``apt-get install gnuplot-doc`` (it lands in
 ``/usr/share/doc/gnuplot/``) or point ``--docs-dir`` at a folder holding it.
 
+``--questions corpora/qa/real-docs-validation.jsonl`` checks the validation set
+the same way: questions over two other manuals, ``R-exts.pdf`` and
+``R-admin.pdf`` (``apt-get install r-doc-pdf``, in ``/usr/share/R/doc/manual/``),
+on which settings that only real documents can tell apart are chosen; the test
+set above is never used for choosing.
+
 Page texts are cached per document sha256 and pypdf version (only the pages
 the questions use), so runs after the first take well under a second per
 document. Needs only the standard library and pypdf.
@@ -44,7 +50,6 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 DEFAULT_QUESTIONS = HERE / "real-docs.jsonl"
 REPO_DOCS_DIR = HERE.parent / "docs"
-DEFAULT_DOCS_DIR = Path("/usr/share/doc/gnuplot")
 
 # The pypdf version the answer spans were checked against when written.
 WRITTEN_WITH_PYPDF = "7.1.1"
@@ -70,6 +75,25 @@ DOCUMENTS = {
         "package": "gnuplot-doc",
         "version": "5.4.4+dfsg1-2",
         "debian_path": "/usr/share/doc/gnuplot/gnuplot.pdf",
+    },
+    # The validation set (real-docs-validation.jsonl) is written over other manuals than the test set.
+    "R-exts.pdf": {
+        "id_prefix": "rexts",
+        "sha256": "792220b273d40e8629664d5dd0d6ae4151419d14f613a949aebe85b8c2a1f85c",
+        "pages": 236,
+        "in_repo": False,
+        "package": "r-doc-pdf",
+        "version": "4.2.2.20221110-2",
+        "debian_path": "/usr/share/R/doc/manual/R-exts.pdf",
+    },
+    "R-admin.pdf": {
+        "id_prefix": "radmin",
+        "sha256": "50e256b5f873bbee4c8482df3754fa8654f02ef693409fe5e30b2f114e3efe9f",
+        "pages": 85,
+        "in_repo": False,
+        "package": "r-doc-pdf",
+        "version": "4.2.2.20221110-2",
+        "debian_path": "/usr/share/R/doc/manual/R-admin.pdf",
     },
 }
 
@@ -230,8 +254,10 @@ class PageTexts:
             print(f"note: could not write text cache {self.cache_file}: {e}", file=sys.stderr)
 
 
-def locate(name: str, doc: dict, docs_dir: Path) -> Path | None:
-    candidates = [REPO_DOCS_DIR / name, docs_dir / name] if doc["in_repo"] else [docs_dir / name]
+def locate(name: str, doc: dict, docs_dir: Path | None) -> Path | None:
+    """The document in the repository, in `docs_dir`, or where its Debian package installs it."""
+    candidates = [REPO_DOCS_DIR / name] if doc["in_repo"] else []
+    candidates.append(docs_dir / name if docs_dir is not None else Path(doc["debian_path"]))
     for c in candidates:
         if c.is_file():
             return c
@@ -242,9 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS,
                     help="the JSON Lines file to check (default: %(default)s)")
-    ap.add_argument("--docs-dir", type=Path, default=DEFAULT_DOCS_DIR,
-                    help="folder holding gnuplot.pdf (default: %(default)s, where "
-                         "'apt-get install gnuplot-doc' puts it)")
+    ap.add_argument("--docs-dir", type=Path, default=None,
+                    help="folder holding the manuals that are not in the repository (default: where "
+                         "their Debian packages install them, e.g. /usr/share/doc/gnuplot for gnuplot-doc)")
     ap.add_argument("--cache-dir", type=Path, default=default_cache_dir(),
                     help="where extracted page texts are cached (default: %(default)s)")
     ap.add_argument("--no-cache", action="store_true", help="neither read nor write the text cache")
@@ -283,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     totals = [0, 0, 0]
     for name, doc in DOCUMENTS.items():
         recs = [r for r in records if r["source"] == name]
+        if not recs:
+            continue  # a document another question file is about
         answerable = [r for r in recs if r["answers"]]
         n_un = len(recs) - len(answerable)
         n_fu = sum(1 for r in recs if r["follows"] is not None)
@@ -295,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
 
         path = locate(name, doc, args.docs_dir)
         if path is None:
-            msg = (f"{name}: not found in {REPO_DOCS_DIR if doc['in_repo'] else args.docs_dir}"
+            msg = (f"{name}: not found in {args.docs_dir or Path(doc['debian_path']).parent}"
                    f" (install with: apt-get install {doc['package']}; "
                    f"then it is {doc['debian_path']})")
             if args.allow_missing:
