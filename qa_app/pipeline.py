@@ -28,6 +28,7 @@ class PipelineOptions:
     candidates: int = 30  # hits fetched before windows are built
     dynamic: bool = True  # reader-driven growth
     max_growth_steps: int = 2
+    grow_on_abstention: bool = False  # also grow the rank-1 window when the reader abstains (qa_app/retrieval/growth.py)
     alternatives: int = 4  # other answers shown besides the best
     read_history_query: bool = False  # the reader reads a follow-up as its history query (per reader: registry)
 
@@ -57,6 +58,7 @@ class Pipeline:
         result, windows, steps = read_with_growth(
             self._reader, self._windows, search.query if self._options.read_history_query else question, windows,
             max_steps=self._options.max_growth_steps if self._options.dynamic else 0,
+            on_abstention=self._options.grow_on_abstention,
         )
         t3 = time.perf_counter()
         timings.update(retrieve=(t1 - t0) * 1000, windows=(t2 - t1) * 1000, read=(t3 - t2) * 1000,

@@ -1,7 +1,9 @@
 """Reader-driven window growth: the dynamic windows of the query pipeline (docs/ARCHITECTURE.md).
 
-After a read, a window grows when the best span touches its edge (grow on that side), or when the
-reader abstains although retrieval ranked a window first (grow it on both sides). The grown window
+After a read, a window grows when the best span touches its edge (grow on that side), or, with
+`on_abstention`, when the reader abstains although retrieval ranked a window first (grow it on both
+sides; off by default: on the real-document validation set it turned abstentions on unanswerable
+questions into false answers and cost about 1 F1, docs/readers.md). The grown window
 replaces the old one and the reader reads again; readers cache per-window work, so in effect only
 the grown window is re-read. Stops when the answer is stable or `max_steps` is reached.
 """
@@ -18,13 +20,14 @@ EDGE_CHARS = 20  # a span this close to a window edge "touches" it (unless the d
 
 
 def read_with_growth(
-    reader: Reader, builder: WindowBuilder, question: str, windows: Sequence[Window], *, max_steps: int
+    reader: Reader, builder: WindowBuilder, question: str, windows: Sequence[Window], *, max_steps: int,
+    on_abstention: bool = False,
 ) -> tuple[ReaderResult, list[Window], int]:
     windows = list(windows)
     result = reader.read(question, windows)
     steps = 0
     while steps < max_steps and windows:
-        plan = _growth_plan(result, windows)
+        plan = _growth_plan(result, windows, on_abstention)
         if plan is None:
             break
         index, sides, reason = plan
@@ -62,11 +65,13 @@ def _edge_side(result: ReaderResult, windows: Sequence[Window]) -> str | None:
     return None
 
 
-def _growth_plan(result: ReaderResult, windows: Sequence[Window]) -> tuple[int, tuple[str, ...], str] | None:
+def _growth_plan(
+    result: ReaderResult, windows: Sequence[Window], on_abstention: bool
+) -> tuple[int, tuple[str, ...], str] | None:
     side = _edge_side(result, windows)
     if side is not None:
         return result.spans[0].window_index, (side,), "edge"
-    if not result.answerable:
+    if on_abstention and not result.answerable:
         top = min(range(len(windows)), key=lambda i: windows[i].rank)
         if windows[top].rank == 1:
             return top, ("left", "right"), "null"

@@ -83,7 +83,7 @@ def test_abstention_on_a_rank_one_window_grows_both_sides() -> None:
     reader = FakeReader("fact-6")  # one chunk to the right of the window
     assert not reader.read(QUESTION, [w]).answerable
     reader.calls.clear()
-    result, windows, steps = read_with_growth(reader, builder, QUESTION, [w], max_steps=3)
+    result, windows, steps = read_with_growth(reader, builder, QUESTION, [w], max_steps=3, on_abstention=True)
     (grown,) = windows
     assert (grown.first_chunk, grown.last_chunk) == (4, 6)
     assert grown.growth == (Growth("left", 1, "null"), Growth("right", 1, "null"))
@@ -97,7 +97,8 @@ def test_abstention_grows_the_rank_one_window_only() -> None:
     other = window_over(corpus, builder, doc, 8, rank=2)
     top = window_over(corpus, builder, doc, 2, rank=1)
     reader = FakeReader("fact-1")
-    result, windows, steps = read_with_growth(reader, builder, QUESTION, [other, top], max_steps=3)
+    result, windows, steps = read_with_growth(reader, builder, QUESTION, [other, top], max_steps=3,
+                                              on_abstention=True)
     assert windows[0] == other
     assert (windows[1].first_chunk, windows[1].last_chunk) == (1, 3)
     assert result.spans[0].window_index == 1 and steps == 1
@@ -107,6 +108,14 @@ def test_abstention_without_a_rank_one_window_does_not_grow() -> None:
     corpus, doc, builder = setup()
     w = window_over(corpus, builder, doc, 5, rank=2)
     reader = FakeReader("fact-6")
+    result, windows, steps = read_with_growth(reader, builder, QUESTION, [w], max_steps=3, on_abstention=True)
+    assert steps == 0 and windows == [w] and not result.answerable and len(reader.calls) == 1
+
+
+def test_an_abstention_grows_nothing_unless_asked_to() -> None:
+    corpus, doc, builder = setup()
+    w = window_over(corpus, builder, doc, 5)  # rank 1, the answer one chunk to its right
+    reader = FakeReader("fact-6")
     result, windows, steps = read_with_growth(reader, builder, QUESTION, [w], max_steps=3)
     assert steps == 0 and windows == [w] and not result.answerable and len(reader.calls) == 1
 
@@ -115,7 +124,7 @@ def test_abstention_after_growing_stops_growing() -> None:
     corpus, doc, builder = setup()
     w = window_over(corpus, builder, doc, 5)
     reader = FakeReader("nowhere in the documents")
-    result, windows, steps = read_with_growth(reader, builder, QUESTION, [w], max_steps=5)
+    result, windows, steps = read_with_growth(reader, builder, QUESTION, [w], max_steps=5, on_abstention=True)
     assert steps == 1 and len(reader.calls) == 2 and not result.answerable
     assert [g.side for g in windows[0].growth] == ["left", "right"]
 
