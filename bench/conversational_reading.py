@@ -46,7 +46,7 @@ def main() -> None:
             history.append(Turn(turn.asked, turn.example.answers[0].text))
     results: dict[str, Any] = {}
     for name in [r.strip() for r in args.readers.split(",") if r.strip()]:
-        reader = build_reader(Settings(), name)
+        reader = build_reader(Settings().replace(calibration="squad"), name)  # SQuAD questions: SQuAD threshold
         f1: dict[str, dict[str, list[float]]] = {kind: {"asked": [], "history_query": []} for kind in KINDS}
         for n, (kind, example, asked, query) in enumerate(turns, start=1):
             window = [paragraph_window(example)]

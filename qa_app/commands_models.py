@@ -50,7 +50,14 @@ def data(args: argparse.Namespace, make_app: AppFactory) -> int:
 
 def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
     from qa_app.evaluation.results import CAUSES, EvalReport
-    from qa_app.evaluation.run import default_split, eval_mode, evaluate_gold, load_eval_examples, write_outputs
+    from qa_app.evaluation.run import (
+        default_split,
+        eval_mode,
+        evaluate_gold,
+        load_eval_examples,
+        squad_settings,
+        write_outputs,
+    )
     from qa_app.wiring import checkpoint_dir
 
     mode = eval_mode(args.dataset, args.mode, getattr(args, "collection", None))
@@ -90,6 +97,7 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
             print("\n".join(summary_lines(run_report)))
         return 0
     split = args.split or default_split(args.dataset)
+    settings = squad_settings(settings)
     app = make_app(settings)
     dataset, examples = load_eval_examples(args.dataset, split, args.limit, seed=args.seed)
     if mode == "open":

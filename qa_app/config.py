@@ -24,6 +24,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODELS_DIR = PROJECT_ROOT / "models"
 ENCODER_ID = "sentence-transformers/all-MiniLM-L6-v2"
 PRECISIONS = ("auto", "fp32", "bf16", "int8")  # ReaderConfig.precision (qa_app/readers/inference.py applies it)
+CALIBRATIONS = ("documents", "squad")  # ReaderConfig.calibration
 ENCODER_DIMENSION = 384  # all-MiniLM-L6-v2 sentence embedding size
 DEFAULT_READER = "transformer-mpnet"  # the span reader fine-tuned from all-mpnet-base-v2 (models/transformer-mpnet)
 
@@ -60,10 +61,13 @@ class RetrievalConfig:
     dense_weight: float = 1.0  # weight of the dense ranking in fusion
     sparse_weight: float = 2.0  # weight of the BM25 ranking in fusion (chosen on validation: bench/retrieval_variants.py)
     window_chunks: int = 1  # neighbouring chunks added on each side of a hit
-    token_budget: int = 2048  # total reader word pieces per question
+    token_budget: int = 640  # total reader word pieces per question (chosen on validation: docs/readers.md)
     max_per_document: int = 3  # windows from one document (diversity)
     dynamic: bool = True  # reader-driven window growth
     max_growth_steps: int = 2  # growth steps per question
+    # also grow the first-ranked window when the reader abstains (off: it cost about 1 F1 on the real-document
+    # validation set, docs/readers.md)
+    grow_on_abstention: bool = False
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,13 @@ class ReaderConfig:
     models_dir: str = str(DEFAULT_MODELS_DIR)  # where trained checkpoints live
     max_answer_tokens: int = 30  # longest answer in word pieces
     n_best: int = 20  # start/end candidates per window
-    null_threshold: float | None = None  # None: the threshold tuned at training time
+    null_threshold: float | None = None  # None: the checkpoint's threshold for `calibration`
+    # which no-answer threshold of the checkpoint applies: documents = chosen on real manuals whose questions are
+    # mostly answerable (answers more often) | squad = chosen on SQuAD v2 validation, half unanswerable (abstains
+    # more; SQuAD evaluations in gold and open mode always use it)
+    calibration: str = "documents"
     max_question_tokens: int = 64  # longer questions are cut to this many word pieces
+    whole_words: bool = True  # answer edges cut inside a word move to its edges (qa_app/readers/word_edges.py)
     batch_size: int = 32  # windows per forward pass (the training export scores with the same batching)
     # auto: the reader's own default (qa_app/readers/registry.py; bf16 autocast only where the CPU has native
     # bf16) | fp32 | bf16 (forced) | int8 (Linear layers quantised at load)
@@ -194,6 +203,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("ef_search must be at least 1")
     if s.reader.precision not in PRECISIONS:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}")
+    if s.reader.calibration not in CALIBRATIONS:
+        raise ConfigError(f"calibration must be one of {', '.join(CALIBRATIONS)}")
 
 
 NON_SETTING_VARIABLES = frozenset({"QA_CONFIG", "QA_CACHE_DIR", "QA_CHROMIUM"})  # read elsewhere, not settings

@@ -225,7 +225,7 @@ class App:
                                 max_per_document=r.max_per_document, count_tokens=self.tokenizer.count_tokens)
         name = reader or self.settings.reader.reader
         options = PipelineOptions(top_k=r.top_k, candidates=r.candidates, dynamic=r.dynamic,
-                                  max_growth_steps=r.max_growth_steps,
+                                  max_growth_steps=r.max_growth_steps, grow_on_abstention=r.grow_on_abstention,
                                   read_history_query=name in reader_names() and reader_spec(name).reads_history_query)
         return Pipeline(retriever=self.retriever(), windows=windows, reader=self.reader(name), options=options,
                         chunks=self.store)
@@ -236,16 +236,17 @@ def checkpoint_dir(settings: Settings, name: str) -> Path:
 
 
 def tuned_threshold(settings: Settings, name: str) -> float | None:
-    """The no-answer threshold the `name` checkpoint was tuned with (its reader.json), None when the
-    reader has no checkpoint. Reads one small file; loads no model."""
+    """The no-answer threshold the `name` checkpoint was tuned with (its reader.json) for the settings'
+    calibration, None when the reader has no checkpoint. Reads one small file; loads no model."""
     import json
 
-    from qa_app.readers.checkpoint import READER_FILE
+    from qa_app.readers.checkpoint import READER_FILE, SpanReaderSettings
 
     path = checkpoint_dir(settings, name) / READER_FILE
     if not reader_spec(name).needs_checkpoint or not path.is_file():
         return None
-    return float(json.loads(path.read_text(encoding="utf-8")).get("null_threshold", 0.0))
+    recorded = SpanReaderSettings(**json.loads(path.read_text(encoding="utf-8")))
+    return recorded.threshold_for(settings.reader.calibration)
 
 
 def build_reader(settings: Settings, name: str) -> Reader:

@@ -59,3 +59,29 @@ def test_the_precision_setting_reaches_the_reader(tokenizer: Any, tmp_path: Path
     assert any("quantized" in type(m).__module__ for m in model.modules()) is quantised
     with pytest.raises(ConfigError, match="precision"):
         load_settings(environ={"QA_PRECISION": "fp16"})
+
+
+def test_the_calibration_picks_which_recorded_threshold_the_reader_abstains_with(tokenizer: Any, tmp_path: Path) -> None:
+    from qa_app.readers.span_model import SpanReaderSettings, build_tiny, save_checkpoint
+    from qa_app.wiring import tuned_threshold
+
+    recorded = SpanReaderSettings(base_model="tiny", null_threshold=4.5, documents_null_threshold=-3.0)
+    save_checkpoint(build_tiny(vocab_size=tokenizer.vocab_size), tokenizer, recorded, tmp_path / "models" / "transformer",
+                    precision="float32")
+    models = {"models_dir": str(tmp_path / "models")}
+    documents = load_settings(overrides=models, environ={})
+    assert documents.reader.calibration == "documents"  # the app's default: questions over the user's documents
+    squad = load_settings(overrides=models, environ={"QA_CALIBRATION": "squad"})
+    forced = load_settings(overrides={**models, "null_threshold": 1.25}, environ={"QA_CALIBRATION": "squad"})
+    assert [build_reader(s, "transformer").threshold for s in (documents, squad, forced)] == [-3.0, 4.5, 1.25]
+    assert [tuned_threshold(s, "transformer") for s in (documents, squad)] == [-3.0, 4.5]  # what the Settings page shows
+    assert tuned_threshold(documents, "baseline") is None  # no checkpoint, no threshold
+    with pytest.raises(ConfigError, match="calibration"):
+        load_settings(environ={"QA_CALIBRATION": "strict"})
+
+
+def test_a_checkpoint_without_a_documents_threshold_uses_its_squad_one() -> None:
+    from qa_app.readers.checkpoint import SpanReaderSettings
+
+    recorded = SpanReaderSettings(base_model="tiny", null_threshold=2.0)
+    assert recorded.threshold_for("documents") == recorded.threshold_for("squad") == 2.0

@@ -17,7 +17,8 @@ from ui import state
 # setting name -> widget key on the Settings page (stable keys for browser tests)
 FORM_KEYS = {
     "reader": "set_reader", "top_k": "set_top_k", "window_chunks": "set_window", "token_budget": "set_budget",
-    "tuned": "set_tuned", "null_threshold": "set_threshold", "collection": "set_collection",
+    "tuned": "set_tuned", "calibration": "set_calibration", "null_threshold": "set_threshold",
+    "collection": "set_collection",
     "new_collection": "set_new_collection",
 }
 
@@ -27,6 +28,7 @@ def overrides_from_form(values: dict[str, Any]) -> dict[str, Any]:
     return {"reader": values["reader"], "top_k": int(values["top_k"]),
             "window_chunks": int(values["window_chunks"]), "token_budget": int(values["token_budget"]),
             "null_threshold": None if values["tuned"] else float(values["null_threshold"]),
+            "calibration": values["calibration"],
             "collection": str(values.get("new_collection") or "").strip() or str(values["collection"]).strip()}
 
 
@@ -50,7 +52,9 @@ def settings_rows(s: Settings) -> list[dict[str, Any]]:
     """What the page lets a user change, with the values in force (no secrets such as tokens)."""
     rows = [("reader", s.reader.reader), ("top_k", s.retrieval.top_k), ("window_chunks", s.retrieval.window_chunks),
             ("token_budget", s.retrieval.token_budget),
-            ("null_threshold", "tuned at training time" if s.reader.null_threshold is None else s.reader.null_threshold),
+            ("null_threshold", f"the reader's own ({s.reader.calibration})" if s.reader.null_threshold is None
+             else s.reader.null_threshold),
+            ("calibration", s.reader.calibration),
             ("collection", s.store.collection), ("retriever", s.retrieval.retriever),
             ("data_dir", s.store.data_dir if not s.store.chroma_host else f"server {s.store.chroma_host}"),
             ("max_file_mb", s.store.max_file_mb)]

@@ -87,9 +87,10 @@ def _app_key(settings: Settings) -> str:
     return f"{settings.hash()}|{_factory_key(st.session_state[_FACTORY])}"
 
 
-def get_app() -> Any:
-    """The App for the current Settings (built once per Settings, shared by every session)."""
-    settings = current_settings()
+def get_app(settings: Settings | None = None) -> Any:
+    """The App for the current Settings, or for `settings` derived from them (built once per Settings,
+    shared by every session)."""
+    settings = settings or current_settings()
     return _cached_app(_app_key(settings), settings, st.session_state[_FACTORY])
 
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from qa_app.config import Settings
 from qa_app.data.squad import (
     QAExample,
     SquadDataset,
@@ -47,6 +48,12 @@ def eval_mode(dataset_arg: str, mode: str | None, collection: str | None) -> str
         raise ConfigError(f"{dataset_arg}: a {suffix} question file has no paragraphs to read in {mode} mode; "
                           "it is asked over your indexed documents (leave out --mode, or give --mode collection)")
     return mode
+
+
+def squad_settings(settings: Settings) -> Settings:
+    """The settings a SQuAD run (gold or open mode) reads with: the reader's SQuAD threshold, tuned on SQuAD v2
+    validation paragraphs (half unanswerable), not the one chosen for the user's documents."""
+    return settings.replace(calibration="squad")
 
 
 def load_eval_examples(dataset_arg: str, split: str | None, limit: int | None,

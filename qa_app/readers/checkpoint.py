@@ -30,9 +30,18 @@ class SpanReaderSettings:
     max_length: int = 384  # word pieces per feature
     stride: int = 128  # overlap between features of one long window
     max_question_tokens: int = 64
-    null_threshold: float = 0.0  # answer when best span logit - null logit > this
+    null_threshold: float = 0.0  # answer when best span logit - null logit > this (chosen on SQuAD v2 validation)
     answerability_weight: float = 1.0  # how much of the answerability logit goes into the null score
     kind: str = "transformer"  # model family (qa_app/readers/registry.py: CHECKPOINT_LOADERS)
+    # the threshold for questions over the user's documents, chosen on the project's real-document validation set
+    # (bench/documents_threshold.py); None = null_threshold
+    documents_null_threshold: float | None = None
+
+    def threshold_for(self, calibration: str) -> float:
+        """The no-answer threshold of this checkpoint for a calibration of qa_app.config.CALIBRATIONS."""
+        if calibration == "documents" and self.documents_null_threshold is not None:
+            return self.documents_null_threshold
+        return self.null_threshold
 
 
 def checkpoint_kind(root: Path) -> str:

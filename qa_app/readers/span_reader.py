@@ -16,6 +16,7 @@ import numpy as np
 
 from qa_app.config import ReaderConfig
 from qa_app.readers.decoding import Decoded, FeatureLogits, context_probabilities, decode
+from qa_app.readers.word_edges import snap_to_words
 from qa_app.types import ReaderResult, Span, TokenProbs, Window
 
 CACHE_WINDOWS = 64  # (question, window) model outputs kept for re-reads during window growth
@@ -73,7 +74,7 @@ class SpanModelReader:
     def threshold(self) -> float:
         if self._config.null_threshold is not None:
             return self._config.null_threshold
-        return float(self._load()[2].null_threshold)
+        return float(self._load()[2].threshold_for(self._config.calibration))
 
     def raw_features(self, questions: Sequence[str], contexts: Sequence[str],
                      progress: Callable[[int], None] | None = None) -> list[Any]:
@@ -121,11 +122,18 @@ class SpanModelReader:
 
     def _result(self, decoded: Decoded, logits: list[FeatureLogits], windows: Sequence[Window]) -> ReaderResult:
         spans = []
+        seen: set[tuple[int, int, int]] = set()
         for cand in decoded.candidates:
             w = windows[cand.window_index]
+            start, end = cand.start_char, cand.end_char
+            if self._config.whole_words:
+                start, end = snap_to_words(w.text, start, end)
+            if (cand.window_index, start, end) in seen:
+                continue  # two cuts of one word snapped to the same answer: the better one stays
+            seen.add((cand.window_index, start, end))
             spans.append(Span(
-                text=w.text[cand.start_char:cand.end_char], start=w.start + cand.start_char,
-                end=w.start + cand.end_char, score=cand.probability, logit=cand.logit, window_index=cand.window_index,
+                text=w.text[start:end], start=w.start + start, end=w.start + end, score=cand.probability,
+                logit=cand.logit, window_index=cand.window_index,
             ))
         per_window = [float("inf")] * len(windows)
         for f in logits:

@@ -5,6 +5,8 @@ problem."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,13 +42,21 @@ def test_jsonl_in_the_benchmark_format(tmp_path: Path) -> None:
     assert not unanswerable.has_answer and unanswerable.page is None and first.has_answer
 
 
-def test_the_project_benchmark_file_loads() -> None:
-    path = Path(__file__).resolve().parents[2] / "corpora" / "qa" / "real-docs.jsonl"
-    if not path.is_file():
-        pytest.skip("corpora/qa/real-docs.jsonl is not in this checkout")
+REAL_DOCUMENT_FILES = ("real-docs.jsonl", "real-docs-validation.jsonl")  # the test set and the validation set
+
+
+@pytest.mark.parametrize("name", REAL_DOCUMENT_FILES)
+def test_the_project_real_document_question_files_load_and_pass_their_verifier(name: str, tmp_path: Path) -> None:
+    qa_dir = Path(__file__).resolve().parents[2] / "corpora" / "qa"
+    path = qa_dir / name
     loaded = load_questions(path)
     assert len(loaded) == len(path.read_text(encoding="utf-8").splitlines())
     assert any(q.follows for q in loaded.questions) and any(not q.has_answer for q in loaded.questions)
+    # schema, ids and follow-ups always; every span on its page wherever the manuals are installed
+    done = subprocess.run([sys.executable, str(qa_dir / "verify_real_docs.py"), "--questions", str(path),
+                           "--allow-missing", "--cache-dir", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(loaded)} valid of {len(loaded)} lines" in done.stdout
 
 
 def test_csv_with_alternatives_empty_cells_and_a_bom(tmp_path: Path) -> None:

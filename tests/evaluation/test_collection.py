@@ -250,10 +250,12 @@ def test_cli_json_and_out_over_an_indexed_chroma_collection(workdir: Path, capsy
     index(make_app(Settings().replace(data_dir=str(workdir / "data"), collection="mine")))
     questions = write_questions(workdir / "questions.jsonl")
     out_dir, html = workdir / "out", workdir / "report.html"
+    built: list[Settings] = []
     code = main(["eval", str(questions), *common, "--reader", "scripted", "--json", "--out", str(out_dir),
-                 "--report", str(html)], make_app=make_app)
+                 "--report", str(html)], make_app=lambda s: built.append(s) or make_app(s))
     captured = capsys.readouterr()
     assert code == 0, captured.err
+    assert {s.reader.calibration for s in built} == {"documents"}  # the threshold the app itself answers with
     report = json.loads(captured.out, parse_constant=lambda c: pytest.fail(f"not strict JSON: {c}"))
     assert report["collection"] == "mine" and report["mode"] == "collection" and report["format"] == "jsonl"
     assert report["questions"] == 9 and report["page@1"] == 0.6 and report["source@1"] == 0.8

@@ -11,7 +11,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is
 
 import pytest
 
-from qa_app.config import load_settings
+from qa_app.config import Settings, load_settings
 from qa_app.data.squad import load_squad, split_examples
 from qa_app.evaluation.gold import gold_predictions, gold_row, read_gold
 from qa_app.evaluation.open_book import OpenRecord, evaluate_open, record_row
@@ -114,9 +114,12 @@ def test_the_cli_prints_and_writes_the_typed_report(dataset_path: Path, tmp_path
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     for mode in ("gold", "open"):
         out_dir = tmp_path / mode
+        make_app = app_factory(memory_store(), ScriptedReader(SCRIPT))
+        built: list[Settings] = []
         code, out = run_cli(["eval", str(dataset_path), "--mode", mode, "--reader", "scripted", "--json",
-                             "--out", str(out_dir)], app_factory(memory_store(), ScriptedReader(SCRIPT)), capsys)
+                             "--out", str(out_dir)], lambda s: built.append(s) or make_app(s), capsys)
         assert code == 0
+        assert {s.reader.calibration for s in built} == {"squad"}  # SQuAD questions: SQuAD's own threshold
         printed = json.loads(out)
         assert conforms(printed, EvalReport) == []
         (metrics,) = out_dir.glob("*-metrics.json")

@@ -241,10 +241,11 @@ def test_retrieval_and_stage_latency_rows_of_an_open_report() -> None:
 
 def test_form_values_become_a_new_settings() -> None:
     values = {"reader": "baseline", "top_k": 8.0, "window_chunks": 2, "token_budget": 1024, "tuned": False,
-              "null_threshold": -1.5, "collection": " manuals "}
+              "null_threshold": -1.5, "calibration": "squad", "collection": " manuals "}
     new = Settings().replace(**overrides_from_form(values))
     assert (new.reader.reader, new.retrieval.top_k, new.retrieval.window_chunks, new.retrieval.token_budget,
             new.reader.null_threshold, new.store.collection) == ("baseline", 8, 2, 1024, -1.5, "manuals")
+    assert new.reader.calibration == "squad"
     tuned = Settings().replace(**overrides_from_form({**values, "tuned": True}))
     assert tuned.reader.null_threshold is None
     with pytest.raises(ConfigError):

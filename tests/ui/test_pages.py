@@ -244,6 +244,7 @@ def test_evaluate_uploaded_file_shows_metrics_table_passage_and_download(setting
     assert dict(zip(table["id"], table["category"])) == {
         "q1": "correct", "q2": "false answer", "q3": "wrong abstention"}
     assert at.session_state["qa_eval_runs"][0].report["mode"] == "gold"
+    assert wiring.built[-1].reader.calibration == "squad"  # SQuAD questions: the reader's SQuAD threshold
     assert "<mark>Paris</mark>" in html_of(at)  # passage of the first question, gold answer marked
 
     at.multiselect(key="eval_categories").set_value(["wrong abstention"]).run()
@@ -281,6 +282,7 @@ def test_evaluate_open_book_indexes_articles_retrieves_and_attributes_errors(set
 
     report = at.session_state["qa_eval_runs"][0].report
     assert report["mode"] == "open" and report["questions"] == 3
+    assert {s.reader.calibration for s in wiring.built[1:]} == {"squad"}  # every App after the page's own
     assert any(key.startswith("eval-squad-all") for key in wiring.stores)  # the article was indexed
     assert not wiring.stores.get("documents") or not wiring.stores["documents"].documents()  # user's docs untouched
     table = at.dataframe[0].value
@@ -325,12 +327,14 @@ def test_settings_change_makes_new_settings_and_app(settings: Settings) -> None:
     at.number_input(key="set_window").set_value(2)
     at.selectbox(key="set_reader").set_value("baseline")
     at.number_input(key="set_threshold").set_value(1.5)
+    assert at.selectbox(key="set_calibration").value == "documents"
+    at.selectbox(key="set_calibration").set_value("squad")
     at.button(key="set_apply").click().run()
     assert not at.exception, at.exception
 
     new = at.session_state["qa_settings"]
     assert (new.retrieval.top_k, new.retrieval.window_chunks, new.reader.reader, new.reader.null_threshold,
-            new.store.collection) == (9, 2, "baseline", 1.5, settings.store.collection)
+            new.reader.calibration, new.store.collection) == (9, 2, "baseline", 1.5, "squad", settings.store.collection)
     assert new.store.data_dir == settings.store.data_dir  # everything else kept
     assert at.success[0].value == "Settings applied."
 

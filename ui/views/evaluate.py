@@ -5,6 +5,7 @@ import streamlit as st
 
 from qa_app.data.squad import SPLITS
 from qa_app.errors import QAError
+from qa_app.evaluation.run import squad_settings
 from qa_app.readers.registry import reader_names
 from ui import evaluation, state
 
@@ -76,13 +77,14 @@ if st.button("Run evaluation", key="eval_run", type="primary",
             else:
                 dataset, examples = evaluation.load_builtin(split, int(limit), int(seed))
                 name = "squad-v2-dev"
+            squad_app = state.get_app(squad_settings(state.current_settings()))  # SQuAD's own no-answer threshold
             if mode == "open":
                 bar.progress(0.0, text="Indexing the articles (once per corpus and settings) …")
-                run = evaluation.run_open(state.get_app(), state.app_factory(), reader, dataset, examples, split=split,
+                run = evaluation.run_open(squad_app, state.app_factory(), reader, dataset, examples, split=split,
                                           corpus=corpus, seed=int(seed), dataset_name=name, number=number,
                                           on_progress=show)
             else:
-                run = evaluation.run_gold(state.get_app(), reader, dataset, examples, split=split, seed=int(seed),
+                run = evaluation.run_gold(squad_app, reader, dataset, examples, split=split, seed=int(seed),
                                           dataset_name=name, number=number, on_progress=show)
     except QAError as exc:
         bar.empty()

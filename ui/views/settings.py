@@ -1,10 +1,11 @@
-"""Settings: reader, retrieval depth, window width and budget, no-answer threshold, collection.
+"""Settings: reader, retrieval depth, window width and budget, no-answer threshold and its calibration, collection.
 
 Applying makes a new Settings (`Settings.replace`); the App and pipeline caches are keyed on it.
 """
 
 import streamlit as st
 
+from qa_app.config import CALIBRATIONS
 from qa_app.readers.registry import reader_names, readers_help
 from ui import state
 from ui.settings_form import FORM_KEYS, apply_form, reset_form, settings_rows
@@ -15,7 +16,7 @@ for level, message in state.take_messages("settings"):
     getattr(st, level)(message)
 
 tuned_value = state.tuned_threshold()
-tuned = st.checkbox("Use the reader's own no-answer threshold (tuned at training time)",
+tuned = st.checkbox(f"Use the reader's own no-answer threshold (calibration: {s.reader.calibration})",
                     value=s.reader.null_threshold is None, key=FORM_KEYS["tuned"])
 if tuned or FORM_KEYS["null_threshold"] not in st.session_state:  # show the value in force
     in_force = s.reader.null_threshold if s.reader.null_threshold is not None else tuned_value
@@ -31,6 +32,10 @@ with st.form("settings_form"):
                     value=s.retrieval.window_chunks, key=FORM_KEYS["window_chunks"])
     st.number_input("Token budget: word pieces the reader sees per question", min_value=64, max_value=32768,
                     value=s.retrieval.token_budget, step=256, key=FORM_KEYS["token_budget"])
+    st.selectbox("Calibration of the reader's own threshold", CALIBRATIONS,
+                 index=CALIBRATIONS.index(s.reader.calibration), key=FORM_KEYS["calibration"],
+                 help="documents: chosen on real manuals whose questions are mostly answerable (answers more often); "
+                      "squad: chosen on SQuAD v2, where half the questions have no answer (says 'not found' more often)")
     st.number_input("No-answer threshold (answer when the best span's score minus the no-answer score exceeds it; "
                     "higher = more 'not found')", step=0.5, key=FORM_KEYS["null_threshold"], disabled=tuned,
                     help="Untick the box above to set your own." if tuned else None)
