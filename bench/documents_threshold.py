@@ -15,7 +15,7 @@ Every question is asked through the pipeline with the reader forced to answer, w
 question's best answer, its F1 and its span-vs-null margin; `qa_app.evaluation.thresholds.f1_curve`
 then gives the F1 over the file at every threshold (an abstention on an unanswerable question scores
 1), and the threshold with the best F1 is chosen. The file is then asked again at that threshold, as
-the app would (window growth reacts to abstentions), and those are the figures reported. `--write`
+the app would, and those are the figures reported. `--write`
 records the choice as `documents_null_threshold` in `models/NAME/reader.json`. The test set
 (`real-docs.jsonl`) is refused. Prints one JSON object (progress on stderr).
 """
@@ -61,6 +61,7 @@ def main() -> None:
     from qa_app.config import Settings
     from qa_app.data.questions import load_questions
     from qa_app.evaluation.collection import evaluate_collection
+    from qa_app.evaluation.run import squad_settings
     from qa_app.evaluation.thresholds import NEVER_ABSTAIN, f1_curve
     from qa_app.machine import cpu_model_name
     from qa_app.readers.checkpoint import READER_FILE
@@ -91,7 +92,7 @@ def main() -> None:
         margins = np.array([-(r["na_score"] if r["na_score"] is not None else 0.0) for r in rows])
         curve = f1_curve(margins, np.array([r["f1"] for r in rows]), np.array([bool(r["golds"]) for r in rows]))
         best = max(curve, key=lambda p: (p.f1, p.answered))
-        squad_threshold = tuned_threshold(base.replace(calibration="squad"), name)
+        squad_threshold = tuned_threshold(squad_settings(base), name)
         assert squad_threshold is not None, f"{name} has no checkpoint"
         chosen, _ = ask(name, best.threshold)
         at_squad, _ = ask(name, squad_threshold)

@@ -238,15 +238,12 @@ def checkpoint_dir(settings: Settings, name: str) -> Path:
 def tuned_threshold(settings: Settings, name: str) -> float | None:
     """The no-answer threshold the `name` checkpoint was tuned with (its reader.json) for the settings'
     calibration, None when the reader has no checkpoint. Reads one small file; loads no model."""
-    import json
+    from qa_app.readers.checkpoint import READER_FILE, read_settings
 
-    from qa_app.readers.checkpoint import READER_FILE, SpanReaderSettings
-
-    path = checkpoint_dir(settings, name) / READER_FILE
-    if not reader_spec(name).needs_checkpoint or not path.is_file():
+    root = checkpoint_dir(settings, name)
+    if not reader_spec(name).needs_checkpoint or not (root / READER_FILE).is_file():
         return None
-    recorded = SpanReaderSettings(**json.loads(path.read_text(encoding="utf-8")))
-    return recorded.threshold_for(settings.reader.calibration)
+    return read_settings(root).threshold_for(settings.reader.calibration)
 
 
 def build_reader(settings: Settings, name: str) -> Reader:

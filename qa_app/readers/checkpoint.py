@@ -64,6 +64,11 @@ def write_weights_and_settings(
     return out
 
 
+def read_settings(root: Path) -> SpanReaderSettings:
+    """The reader.json of a checkpoint folder (no weights read)."""
+    return SpanReaderSettings(**json.loads((root / READER_FILE).read_text(encoding="utf-8")))
+
+
 def read_weights_and_settings(root: Path) -> tuple[dict[str, torch.Tensor], SpanReaderSettings]:
     """Weights (as float32) and reader.json of a checkpoint; ModelNotFoundError if missing."""
     if not has_weights(root) or not (root / READER_FILE).is_file():
@@ -71,5 +76,4 @@ def read_weights_and_settings(root: Path) -> tuple[dict[str, torch.Tensor], Span
             f"no reader checkpoint in {root}: expected {WEIGHTS_FILE} (or its shards) and {READER_FILE}; "
             "train one with `qa-app train` or pass --models-dir"
         )
-    settings = SpanReaderSettings(**json.loads((root / READER_FILE).read_text(encoding="utf-8")))
-    return load_weights(root), settings
+    return load_weights(root), read_settings(root)
