@@ -65,7 +65,7 @@ def main() -> None:
     from qa_app.evaluation.thresholds import NEVER_ABSTAIN, f1_curve
     from qa_app.machine import cpu_model_name
     from qa_app.readers.checkpoint import READER_FILE
-    from qa_app.wiring import App, checkpoint_dir, tuned_threshold
+    from qa_app.wiring import App, checkpoint_dir, models_stamp, tuned_threshold
 
     if args.questions.resolve() == TEST_SET.resolve():
         sys.exit(f"{TEST_SET.name} is the test set: thresholds are never chosen on it")
@@ -82,7 +82,7 @@ def main() -> None:
                 print(f"{name} @ {threshold:g}: {done[0]}/{len(questions)}", file=sys.stderr, flush=True)
 
         report, rows = evaluate_collection(app=app, dataset=questions, questions=questions.questions,
-                                           reader_name=name, model=str(checkpoint_dir(base, name)),
+                                           reader_name=name, model=models_stamp(base, name),
                                            progress=progress)
         return dict(report), [dict(r) for r in rows]
 

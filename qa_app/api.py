@@ -112,13 +112,13 @@ class QA:
         `limit`: a seeded sample of that many."""
         from qa_app.data.questions import load_questions, sample_questions
         from qa_app.evaluation.collection import evaluate_collection
-        from qa_app.wiring import checkpoint_dir
+        from qa_app.wiring import models_stamp
 
         dataset = questions if isinstance(questions, QuestionSet) else load_questions(str(questions))
         chosen = sample_questions(dataset.questions, limit, seed=seed)
         name = self._settings.reader.reader
         report, _ = evaluate_collection(app=self._live, dataset=dataset, questions=chosen, reader_name=name,
-                                        model=str(checkpoint_dir(self._settings, name)), seed=seed,
+                                        model=models_stamp(self._settings, name), seed=seed,
                                         progress=progress, log=lambda _: None)
         return dict(report)
 

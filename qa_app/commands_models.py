@@ -58,7 +58,7 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
         squad_settings,
         write_outputs,
     )
-    from qa_app.wiring import checkpoint_dir
+    from qa_app.wiring import models_stamp
 
     mode = eval_mode(args.dataset, args.mode, getattr(args, "collection", None))
     settings = settings_from(args)
@@ -84,7 +84,7 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
             ask = functools.partial(ask_on_ray, settings, names[0], settings.store.ray_address)
         run_report, run_rows = evaluate_collection(
             app=app, dataset=questions, questions=chosen, reader_name=names[0],
-            model=str(checkpoint_dir(settings, names[0])), seed=args.seed, progress=bar.update,
+            model=models_stamp(settings, names[0]), seed=args.seed, progress=bar.update,
             log=lambda m: print(m, file=sys.stderr, flush=True), ask=ask)
         bar.close()
         if args.out:
@@ -113,7 +113,7 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
         bar = progress_bar(total=len(examples) * runs_needed(settings, compare), desc=f"{names[0]} open", unit="q")
         report, rows = evaluate_open(
             app=app, make_app=make_app, dataset=dataset, examples=examples, split=split, corpus=args.corpus,
-            reader_name=names[0], model=str(checkpoint_dir(settings, names[0])), seed=args.seed,
+            reader_name=names[0], model=models_stamp(settings, names[0]), seed=args.seed,
             compare_windows=compare, progress=bar.update, log=lambda m: print(m, file=sys.stderr, flush=True))
         bar.close()
         if args.out:
@@ -143,7 +143,7 @@ def evaluate(args: argparse.Namespace, make_app: AppFactory) -> int:
         reader = _gold_reader(app, settings, name)
         bar = progress_bar(total=len(examples), desc=f"{name} gold", unit="q")
         report, predictions = evaluate_gold(reader, name, dataset, examples, split=split,
-                                            config_hash=settings.hash(), model=str(checkpoint_dir(settings, name)),
+                                            config_hash=settings.hash(), model=models_stamp(settings, name),
                                             seed=args.seed, progress=bar.update)
         bar.close()
         reports.append(report)

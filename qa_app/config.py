@@ -26,7 +26,7 @@ ENCODER_ID = "sentence-transformers/all-MiniLM-L6-v2"
 PRECISIONS = ("auto", "fp32", "bf16", "int8")  # ReaderConfig.precision (qa_app/readers/inference.py applies it)
 CALIBRATIONS = ("documents", "squad")  # ReaderConfig.calibration
 ENCODER_DIMENSION = 384  # all-MiniLM-L6-v2 sentence embedding size
-DEFAULT_READER = "transformer-mpnet"  # the span reader fine-tuned from all-mpnet-base-v2 (models/transformer-mpnet)
+DEFAULT_READER = "cascade"  # MiniLM reads every window, mpnet re-reads around its best answer (qa_app/readers/cascade.py)
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,10 @@ class ReaderConfig:
     calibration: str = "documents"
     max_question_tokens: int = 64  # longer questions are cut to this many word pieces
     whole_words: bool = True  # answer edges cut inside a word move to its edges (qa_app/readers/word_edges.py)
+    # the cascade reader (qa_app/readers/cascade.py): its accurate reader re-reads this many passages of about
+    # cascade_tokens word pieces, each centred on one of the fast reader's best answers
+    cascade_rereads: int = 1
+    cascade_tokens: int = 192
     batch_size: int = 32  # windows per forward pass (the training export scores with the same batching)
     # auto: the reader's own default (qa_app/readers/registry.py; bf16 autocast only where the CPU has native
     # bf16) | fp32 | bf16 (forced) | int8 (Linear layers quantised at load)
@@ -205,6 +209,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}")
     if s.reader.calibration not in CALIBRATIONS:
         raise ConfigError(f"calibration must be one of {', '.join(CALIBRATIONS)}")
+    if s.reader.cascade_rereads < 1 or s.reader.cascade_tokens < 16:
+        raise ConfigError("cascade_rereads >= 1 and cascade_tokens >= 16 are required")
 
 
 NON_SETTING_VARIABLES = frozenset({"QA_CONFIG", "QA_CACHE_DIR", "QA_CHROMIUM"})  # read elsewhere, not settings

@@ -181,9 +181,9 @@ class _ReaderActor:
         shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def read(self, index: int, items: list[tuple[str, Any]]) -> tuple[int, list[Any]]:
-        from qa_app.evaluation.gold import read_gold_items
+        from qa_app.readers.batch import read_all
 
-        return index, read_gold_items(self.app.reader(self.reader_name), items)
+        return index, read_all(self.app.reader(self.reader_name), items)
 
     def ask(self, index: int, questions: list[Any], sources: dict[str, str | None]) -> tuple[int, list[Any]]:
         from qa_app.evaluation.collection import ask_questions

@@ -214,7 +214,7 @@ class App:
     def reader(self, name: str | None = None) -> Reader:
         name = name or self.settings.reader.reader
         if name not in self._readers:
-            self._readers[name] = build_reader(self.settings, name)
+            self._readers[name] = build_reader(self.settings, name, self.reader)
         return self._readers[name]
 
     def pipeline(self, reader: str | None = None) -> Pipeline:
@@ -235,21 +235,39 @@ def checkpoint_dir(settings: Settings, name: str) -> Path:
     return Path(settings.reader.models_dir).expanduser() / name
 
 
+def models_stamp(settings: Settings, name: str) -> str:
+    """The checkpoint folder(s) the `name` reader reads, for stamping evaluation runs ("+"-joined for a cascade)."""
+    parts = reader_spec(name).parts if name in reader_names() else ()
+    return "+".join(str(checkpoint_dir(settings, n)) for n in parts or (name,))
+
+
 def tuned_threshold(settings: Settings, name: str) -> float | None:
     """The no-answer threshold the `name` checkpoint was tuned with (its reader.json) for the settings'
     calibration, None when the reader has no checkpoint. Reads one small file; loads no model."""
     from qa_app.readers.checkpoint import READER_FILE, read_settings
 
+    if reader_spec(name).parts:  # a cascade answers as its finisher decides
+        return tuned_threshold(settings, reader_spec(name).parts[-1])
     root = checkpoint_dir(settings, name)
     if not reader_spec(name).needs_checkpoint or not (root / READER_FILE).is_file():
         return None
     return read_settings(root).threshold_for(settings.reader.calibration)
 
 
-def build_reader(settings: Settings, name: str) -> Reader:
-    """The reader the registry (qa_app/readers/registry.py) declares under `name`."""
+def build_reader(settings: Settings, name: str, part: Callable[[str], Reader] | None = None) -> Reader:
+    """The reader the registry (qa_app/readers/registry.py) declares under `name`; a cascade's readers
+    come from `part` (App.reader shares them with the app) or are built here."""
     spec = reader_spec(name)
     reader_class = import_object(spec.reader_class)
+    if spec.parts:
+        build_part = part or (lambda n: build_reader(settings, n))
+        try:
+            scout, finisher = (build_part(n) for n in spec.parts)
+        except ModelNotFoundError as error:
+            raise ModelNotFoundError(f"the {name} reader reads with {' and '.join(spec.parts)}: {error}") from None
+        cascade: Reader = reader_class(scout=scout, finisher=finisher, rereads=settings.reader.cascade_rereads,
+                                       tokens=settings.reader.cascade_tokens, name=name)
+        return cascade
     if not spec.needs_checkpoint:
         reader: Reader = reader_class()
         return reader

@@ -36,7 +36,7 @@ def test_defaults() -> None:
     assert s.retrieval.top_k == 5 and s.retrieval.retriever == "hybrid"
     assert s.chunking == ChunkingConfig(chunk_tokens=200, overlap_tokens=40, contextual="header")
     assert s.store.data_dir == ".qa-data" and s.store.collection == "documents"
-    assert s.reader.reader == "transformer-mpnet" and s.reader.null_threshold is None
+    assert s.reader.reader == "cascade" and s.reader.null_threshold is None
 
 
 def test_precedence_overrides_env_file_defaults(tmp_path: Path) -> None:

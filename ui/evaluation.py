@@ -74,13 +74,13 @@ def run_gold(
 ) -> EvalRun:
     """Read every question against its own paragraph with the App's reader and score it."""
     from qa_app.evaluation.run import evaluate_gold
-    from qa_app.wiring import checkpoint_dir
+    from qa_app.wiring import models_stamp
 
     reader = app.reader(reader_name)
     progress = _counting(len(examples), on_progress)
 
     report, rows = evaluate_gold(reader, reader_name, dataset, examples, split=split, config_hash=app.settings.hash(),
-                                 model=str(checkpoint_dir(app.settings, reader_name)), seed=seed, progress=progress)
+                                 model=models_stamp(app.settings, reader_name), seed=seed, progress=progress)
     return make_run({**report, "dataset": dataset_name}, rows, examples, number)
 
 
@@ -103,13 +103,13 @@ def run_open(
 ) -> EvalRun:
     """Open-book run through `qa_app.evaluation.open_book.evaluate_open` (index, retrieve, read)."""
     from qa_app.evaluation.open_book import evaluate_open
-    from qa_app.wiring import checkpoint_dir
+    from qa_app.wiring import models_stamp
 
     progress = _counting(len(examples), on_progress)
 
     report, rows = evaluate_open(app=app, make_app=make_app, dataset=dataset, examples=examples, split=split,
                                  corpus=corpus, reader_name=reader_name,
-                                 model=str(checkpoint_dir(app.settings, reader_name)), seed=seed, progress=progress)
+                                 model=models_stamp(app.settings, reader_name), seed=seed, progress=progress)
     return make_run({**report, "dataset": dataset_name}, rows, examples, number)
 
 
@@ -121,12 +121,12 @@ def run_collection(
     (`qa_app.evaluation.collection`; DatasetError for a bad file, QAError for an empty collection)."""
     from qa_app.data.questions import parse_questions, sample_questions
     from qa_app.evaluation.collection import evaluate_collection
-    from qa_app.wiring import checkpoint_dir
+    from qa_app.wiring import models_stamp
 
     dataset = parse_questions(data, name)
     questions = sample_questions(dataset.questions, limit, seed=seed)
     report, rows = evaluate_collection(app=app, dataset=dataset, questions=questions, reader_name=reader_name,
-                                       model=str(checkpoint_dir(app.settings, reader_name)), seed=seed,
+                                       model=models_stamp(app.settings, reader_name), seed=seed,
                                        progress=_counting(len(questions), on_progress))
     return make_run(report, rows, [], number)
 

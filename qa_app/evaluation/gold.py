@@ -9,6 +9,7 @@ from qa_app.data.squad import QAExample, gold_answers_by_id
 from qa_app.evaluation.metrics import exact_f1, squad_v2_scores
 from qa_app.evaluation.outcomes import attribute
 from qa_app.evaluation.results import GoldRow, Outcome
+from qa_app.readers.batch import read_all
 from qa_app.types import ReaderResult, Window
 
 
@@ -32,20 +33,7 @@ def paragraph_window(example: QAExample) -> Window:
 
 def read_gold(reader: Any, examples: Sequence[QAExample], progress: Callable[[int], None] | None = None) -> list[ReaderResult]:
     """Run a reader on every example's own paragraph, batched when the reader can."""
-    return read_gold_items(reader, [(e.question, [paragraph_window(e)]) for e in examples], progress)
-
-
-def read_gold_items(reader: Any, items: Sequence[tuple[str, Sequence[Window]]],
-                    progress: Callable[[int], None] | None = None) -> list[ReaderResult]:
-    """`reader` on (question, windows) pairs, batched when the reader can (`read_many`)."""
-    if hasattr(reader, "read_many"):
-        return list(reader.read_many(items, progress))
-    results = []
-    for question, windows in items:
-        results.append(reader.read(question, windows))
-        if progress is not None:
-            progress(1)
-    return results
+    return read_all(reader, [(e.question, [paragraph_window(e)]) for e in examples], progress)
 
 
 def gold_predictions(examples: Sequence[QAExample], results: Sequence[ReaderResult]) -> list[GoldPrediction]:

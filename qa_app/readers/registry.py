@@ -30,6 +30,8 @@ class ReaderSpec:
     # read a follow-up as its history query (question + the last turn's words) instead of as asked; chosen per
     # reader on the validation dialogues (bench/conversational_reading.py): it helps only where it is True
     reads_history_query: bool = False
+    # a cascade's readers by name: (scout, finisher); the scout reads every window, the finisher re-reads its best
+    parts: tuple[str, ...] = ()
 
     @property
     def needs_checkpoint(self) -> bool:
@@ -47,6 +49,11 @@ READERS: tuple[ReaderSpec, ...] = (
                "minilm", reads_history_query=True),
     ReaderSpec("lstm", "lstm", "BiLSTM reader (DrQA/BiDAF family) over frozen all-MiniLM-L6-v2 layers",
                "qa_app.readers.lstm:LSTMReader", "qa_app.training.lstm:train_lstm_reader", "minilm"),
+    ReaderSpec("cascade", "cascade",
+               "transformer reads every window, transformer-mpnet re-reads about 192 word pieces around its best "
+               "answer (mpnet's accuracy at about twice its speed)",
+               "qa_app.readers.cascade:CascadeReader", parts=("transformer", "transformer-mpnet"),
+               reads_history_query=True),
     ReaderSpec("baseline", "rules", "the window sentence sharing most words with the question (no model)",
                "qa_app.readers.baseline:BaselineSentenceReader", precision="-"),
 )

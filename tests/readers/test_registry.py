@@ -40,6 +40,7 @@ def test_names_are_unique_and_the_default_is_registered() -> None:
 def test_every_class_and_trainer_named_in_the_registry_exists() -> None:
     for spec in READERS:
         assert callable(import_object(spec.reader_class)), spec.name
+        assert all(reader_spec(part).needs_checkpoint for part in spec.parts), spec.name  # model readers
         if spec.trainer:
             assert callable(import_object(spec.trainer)), spec.name
             assert spec.default_base, f"{spec.name} trains from a base"
@@ -66,8 +67,8 @@ def test_unknown_reader_names_the_known_ones() -> None:
 def test_wiring_builds_every_reader_under_its_registry_name(tmp_path: Path) -> None:
     settings = Settings().replace(models_dir=str(tmp_path / "empty"))
     for spec in READERS:
-        if spec.needs_checkpoint:
-            with pytest.raises(ModelNotFoundError, match=spec.name):
+        if spec.needs_checkpoint or spec.parts:  # a cascade needs its parts' checkpoints
+            with pytest.raises(ModelNotFoundError, match=spec.parts[0] if spec.parts else spec.name):
                 build_reader(settings, spec.name)
         else:
             assert build_reader(settings, spec.name).name == spec.name
@@ -108,4 +109,4 @@ def test_a_tiny_checkpoint_loads_through_the_registry_by_its_kind(tmp_path: Path
 def test_every_trained_reader_has_a_quality_floor_in_the_slow_tier() -> None:
     from tests.slow.test_reader_quality import FLOORS
 
-    assert set(FLOORS) == {spec.name for spec in READERS if spec.needs_checkpoint}
+    assert set(FLOORS) == {spec.name for spec in READERS if spec.needs_checkpoint or spec.parts}
