@@ -69,6 +69,12 @@ def main() -> None:
 
     if args.questions.resolve() == TEST_SET.resolve():
         sys.exit(f"{TEST_SET.name} is the test set: thresholds are never chosen on it")
+    from qa_app.readers.registry import reader_spec
+
+    cascades = [name for name in args.readers.split(",") if reader_spec(name).parts]
+    if args.write and cascades:
+        sys.exit(f"{', '.join(cascades)} answers with its accurate reader's threshold and has none of its own to "
+                 "write; measure it without --write")
     questions = load_questions(args.questions)
     base = Settings().replace(data_dir=args.data_dir, collection=args.collection)
 
