@@ -65,12 +65,11 @@ def main() -> None:
     from qa_app.evaluation.thresholds import NEVER_ABSTAIN, f1_curve
     from qa_app.machine import cpu_model_name
     from qa_app.readers.checkpoint import READER_FILE
+    from qa_app.readers.registry import reader_spec
     from qa_app.wiring import App, checkpoint_dir, models_stamp, tuned_threshold
 
     if args.questions.resolve() == TEST_SET.resolve():
         sys.exit(f"{TEST_SET.name} is the test set: thresholds are never chosen on it")
-    from qa_app.readers.registry import reader_spec
-
     cascades = [name for name in args.readers.split(",") if reader_spec(name).parts]
     if args.write and cascades:
         sys.exit(f"{', '.join(cascades)} answers with its accurate reader's threshold and has none of its own to "

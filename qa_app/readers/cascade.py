@@ -29,7 +29,7 @@ class CascadeReader:
     """`scout` reads every window, `finisher` re-reads passages of about `tokens` word pieces around
     the scout's best `rereads` spans."""
 
-    def __init__(self, *, scout: Reader, finisher: Reader, rereads: int = 1, tokens: int = 320,
+    def __init__(self, *, scout: Reader, finisher: Reader, rereads: int = 1, tokens: int = 192,
                  name: str = "cascade") -> None:
         if rereads < 1 or tokens < 16:
             raise ValueError(f"a cascade re-reads at least one passage of 16 word pieces, not {rereads} of {tokens}")

@@ -51,7 +51,7 @@ READERS: tuple[ReaderSpec, ...] = (
                "qa_app.readers.lstm:LSTMReader", "qa_app.training.lstm:train_lstm_reader", "minilm"),
     ReaderSpec("cascade", "cascade",
                "transformer reads every window, transformer-mpnet re-reads about 192 word pieces around its best "
-               "answer (mpnet's accuracy at about twice its speed)",
+               "answer and decides (about transformer-mpnet's accuracy at a third of its latency)",
                "qa_app.readers.cascade:CascadeReader", parts=("transformer", "transformer-mpnet"),
                reads_history_query=True),
     ReaderSpec("baseline", "rules", "the window sentence sharing most words with the question (no model)",
