@@ -7,12 +7,16 @@ The server runs as a child process (`qa-app serve` on a free loopback port, a be
 data dir in a temporary folder, or --data-dir of an index made before). Documents are uploaded
 through the API before the clock starts; the first question warms the reader up. Each client cycles
 through the questions of --questions (a text file, one per line) or a built-in list about the sample
-corpus. Prints one JSON object; the machine's CPU is in it.
+corpus, all clients and steps taking the next one in turn: readers cache their work per question and
+window, so a question asked again is answered from that cache, and `repeated_questions` says how many
+requests of a step were such repeats (give more questions or fewer seconds to keep it at 0).
+Prints one JSON object; the machine's CPU is in it.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import secrets
@@ -51,16 +55,23 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))] if ordered else float("nan")
 
 
-def run_clients(url: str, token: str, questions: list[str], clients: int, seconds: float) -> dict[str, Any]:
+def run_clients(url: str, token: str, questions: list[str], clients: int, seconds: float,
+                asked: itertools.count) -> dict[str, Any]:
+    """`clients` threads ask for `seconds`; every request takes the next question of `asked` (shared by all
+    runs), so a question comes back only after the whole list was asked: the readers cache their work
+    per question and window, and a repeat would measure that cache. `repeated_questions` counts those."""
     latencies: list[float] = []
     errors: list[str] = []
+    repeats = [0]
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
 
-    def client(offset: int) -> None:
+    def client() -> None:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120) as http:
-            i = offset
             while time.monotonic() < stop_at:
+                with lock:
+                    i = next(asked)
+                    repeats[0] += i >= len(questions)
                 t0 = time.perf_counter()
                 try:
                     response = http.post("/ask", json={"question": questions[i % len(questions)]})
@@ -71,9 +82,8 @@ def run_clients(url: str, token: str, questions: list[str], clients: int, second
                 elapsed = (time.perf_counter() - t0) * 1000
                 with lock:
                     (latencies if ok else errors).append(elapsed if ok else problem)  # type: ignore[arg-type]
-                i += 1
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    threads = [threading.Thread(target=client) for _ in range(clients)]
     t0 = time.monotonic()
     for t in threads:
         t.start()
@@ -81,6 +91,7 @@ def run_clients(url: str, token: str, questions: list[str], clients: int, second
         t.join()
     wall = time.monotonic() - t0
     return {"clients": clients, "seconds": round(wall, 1), "requests": len(latencies), "errors": len(errors),
+            "repeated_questions": repeats[0],
             "error_examples": errors[:3], "p50_ms": round(percentile(latencies, 0.5), 1),
             "p95_ms": round(percentile(latencies, 0.95), 1),
             "mean_ms": round(statistics.fmean(latencies), 1) if latencies else None,
@@ -134,9 +145,10 @@ def main() -> None:
                         print(f"uploaded {f.name}", file=sys.stderr)
                 http.post("/ask", json={"question": questions[0]})  # warm-up
             runs = []
+            asked = itertools.count(1)  # questions[0] warmed up
             for clients in [int(c) for c in args.clients.split(",")]:
                 print(f"{clients} client(s) for {args.seconds:g} s ...", file=sys.stderr)
-                runs.append(run_clients(url, token, questions, clients, args.seconds))
+                runs.append(run_clients(url, token, questions, clients, args.seconds, asked))
         finally:
             server.terminate()
             server.wait(timeout=30)
