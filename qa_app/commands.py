@@ -166,9 +166,13 @@ def web(args: argparse.Namespace, make_app: AppFactory) -> int:
     given = {k: getattr(args, k, None) for k in ("config", *SETTING_FLAGS)}  # the flags `web` has reach the app
     settings = settings_from(args)  # a bad setting fails here, not inside the app
     print(f"qa-app: the web app will be at http://{args.address}:{args.port} (Ctrl-C stops it)", file=sys.stderr, flush=True)
+    command = web_command(sys.executable, settings, port=args.port, address=args.address)
+    environment = web_environment(os.environ, given)
+    if os.name == "posix":  # become the server: a stop signal (service manager, kill PID) reaches it, none orphans it
+        sys.stdout.flush()
+        os.execve(command[0], command, environment)
     try:
-        return subprocess.call(web_command(sys.executable, settings, port=args.port, address=args.address),
-                               env=web_environment(os.environ, given))
+        return subprocess.call(command, env=environment)
     except KeyboardInterrupt:
         return 0
 

@@ -1,10 +1,13 @@
-"""`qa-app web`: the Streamlit command it builds, and the app answering when started from elsewhere."""
+"""`qa-app web`: the Streamlit command it builds, the app answering when started from elsewhere, and
+stopping with the command."""
 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -53,3 +56,17 @@ def test_qa_app_web_started_from_another_directory_serves_the_app(tmp_path: Path
     finally:
         process.terminate()
         process.wait(timeout=20)
+    # stopping `qa-app web` stops the server: none is left behind holding the port
+    assert not port_in_use(port), "a Streamlit server outlived `qa-app web`"
+
+
+def port_in_use(port: int, wait_s: float = 10.0) -> bool:
+    """Whether something still accepts connections on `port` after up to `wait_s` seconds."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return False
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.2)
