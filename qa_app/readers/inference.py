@@ -74,6 +74,13 @@ def autocast_bf16(precision: str) -> bool:
     return use_bf16() if precision == "auto" else precision == "bf16"
 
 
+def model_device(model: Any) -> torch.device:
+    """Where the model's weights live: its batches go there (a model without parameters reads on the CPU)."""
+    for parameter in model.parameters():
+        return parameter.device
+    return torch.device("cpu")
+
+
 def quantized_int8(model: Any) -> Any:
     """The model with its Linear layers quantised to int8 at run time (dynamic quantisation, CPU)."""
     return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
@@ -83,16 +90,18 @@ def quantized_int8(model: Any) -> Any:
 def run_features(
     model: Any, features: EncodedFeatures, *, batch_size: int = 16, bf16: bool = False, progress: Any = None
 ) -> list[RawFeature]:
-    """Forward every feature, batching features of similar length to keep padding small."""
+    """Forward every feature, batching features of similar length to keep padding small, on the device
+    the model is on."""
     order = sorted(range(len(features)), key=lambda i: len(features.input_ids[i]))
     out: list[RawFeature | None] = [None] * len(features)
+    device = model_device(model)
     for b in range(0, len(order), batch_size):
         idx = order[b : b + batch_size]
         ids, mask = pad_batch([features.input_ids[i] for i in idx])
         types, _ = pad_batch([features.token_type_ids[i] for i in idx])
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            start, end, answer = model(ids, mask, types)
-        start_np, end_np, ans_np = start.float().numpy(), end.float().numpy(), answer.float().numpy()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            start, end, answer = model(ids.to(device), mask.to(device), types.to(device))
+        start_np, end_np, ans_np = (t.float().cpu().numpy() for t in (start, end, answer))
         for row, i in enumerate(idx):
             n = len(features.input_ids[i])
             out[i] = RawFeature(start_np[row, :n].copy(), end_np[row, :n].copy(), float(ans_np[row]),

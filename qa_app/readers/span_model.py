@@ -66,7 +66,8 @@ class SpanReaderModel(nn.Module):
 def build_from_base(base_path: str | Path) -> SpanReaderModel:
     from transformers import AutoModel
 
-    encoder = AutoModel.from_pretrained(str(base_path), add_pooling_layer=False)
+    # float32 whatever the stored weights are (a base stored in float16 trains in float32 all the same)
+    encoder = AutoModel.from_pretrained(str(base_path), add_pooling_layer=False, dtype=torch.float32)
     return SpanReaderModel(encoder)
 
 

@@ -62,7 +62,7 @@ def encode_state(state_dict: dict[str, torch.Tensor], precision: str) -> dict[st
         raise ValueError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     stored: dict[str, torch.Tensor] = {}
     for name, tensor in state_dict.items():
-        tensor = tensor.detach()
+        tensor = tensor.detach().cpu()
         if not tensor.is_floating_point():
             stored[name] = tensor.contiguous()
         elif precision == "float32":

@@ -27,10 +27,11 @@ from torch.nn import functional as F
 
 from qa_app.errors import ConfigError
 from qa_app.readers.checkpoint import MASKED
-from qa_app.readers.inference import pad_batch, use_bf16
+from qa_app.readers.inference import model_device, pad_batch
 from qa_app.readers.registry import load_span_checkpoint
 from qa_app.readers.weights import WEIGHTS_FILE, has_weights, weight_files
 from qa_app.training.batches import length_grouped_batches
+from qa_app.training.devices import bf16_trains_on
 from qa_app.training.labels import LabelledFeatures
 
 CACHE_FILE = "teacher_logits.pt"
@@ -80,6 +81,7 @@ def teacher_dirs(teacher: str | Path | Sequence[str | Path]) -> list[Path]:
 def teacher_targets(
     teacher: str | Path | Sequence[str | Path], student_tokenizer: Any, feats: LabelledFeatures, run_dir: Path, *,
     batch_size: int = 32, log: Callable[[str], None] = print, progress_factory: Callable[..., Any] | None = None,
+    device: torch.device | None = None,
 ) -> TeacherTargets:
     """The teacher's logits for every feature (the mean over several teachers), read once and cached
     in run_dir (keyed by the teachers' weights and the features, so another teacher or other data
@@ -99,7 +101,7 @@ def teacher_targets(
             raise ConfigError(f"teacher {root} reads other word pieces than the student; distillation needs the same "
                               "tokenizer (train the student from the same base model)")
         log(f"teacher {root} reads {len(feats)} training features ...")
-        each.append(_read_all(model, feats, batch_size, progress_factory))
+        each.append(_read_all(model.to(device or torch.device("cpu")), feats, batch_size, progress_factory))
         del model
     targets = average_targets(each)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -138,15 +140,16 @@ def _read_all(model: torch.nn.Module, feats: LabelledFeatures, batch_size: int,
     batches = length_grouped_batches([len(x) for x in feats.input_ids], batch_size, seed=0)
     bar = progress_factory(total=n, desc="teacher", unit="feature") if progress_factory else None
     model.eval()
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16()):
+    device = model_device(model)
+    with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16_trains_on(device)):
         for idx in batches:
             ids, mask = pad_batch([feats.input_ids[i] for i in idx])
             types, _ = pad_batch([feats.token_type_ids[i] for i in idx])
-            s, e, a = model(ids, mask, types)
+            s, e, a = (t.float().cpu() for t in model(ids.to(device), mask.to(device), types.to(device)))
             for row, i in enumerate(idx):
                 length = len(feats.input_ids[i])
-                start[i] = s[row, :length].float().numpy().astype(np.float16)
-                end[i] = e[row, :length].float().numpy().astype(np.float16)
+                start[i] = s[row, :length].numpy().astype(np.float16)
+                end[i] = e[row, :length].numpy().astype(np.float16)
                 answer[i] = float(a[row])
             if bar is not None:
                 bar.update(len(idx))

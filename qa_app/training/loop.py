@@ -1,8 +1,9 @@
 """The training loop every span reader shares (`train_span_model`), and the tuning of the no-answer
 threshold and answerability weight on validation data (`tune_on_validation`).
 
-CPU-minded: length-grouped batches with dynamic padding, bf16 autocast where the CPU has it,
-gradient accumulation, linear warm-up/decay. Checkpoints the full training state every few
+CPU-minded (length-grouped batches with dynamic padding, bf16 autocast where the CPU has it,
+gradient accumulation, linear warm-up/decay), and runs on a GPU where there is one
+(`device`, qa_app/training/devices.py). Checkpoints the full training state every few
 minutes (atomic write) so `--resume` loses little. After every epoch it scores the validation
 articles, tunes the no-answer threshold and the answerability weight there, and keeps the best
 epoch. Never looks at the test split except for the final, reported evaluation.
@@ -36,8 +37,9 @@ from qa_app.errors import ConfigError
 from qa_app.evaluation.gold import gold_predictions, paragraph_window, score_gold
 from qa_app.evaluation.thresholds import NEVER_ABSTAIN, choose_threshold, f1_curve
 from qa_app.readers.checkpoint import SpanReaderSettings
-from qa_app.readers.inference import pad_batch, use_bf16
+from qa_app.readers.inference import model_device, pad_batch
 from qa_app.training.batches import length_grouped_batches
+from qa_app.training.devices import bf16_trains_on, describe, training_device
 from qa_app.training.distillation import TeacherTargets, distillation_loss, teacher_targets
 from qa_app.training.labels import LabelledFeatures, label_features
 
@@ -59,7 +61,8 @@ class TrainConfig:
     max_question_tokens: int = 64
     answerability_loss: float = 1.0  # weight of the answerability BCE next to the span loss
     seed: int = 13
-    bf16: bool = True  # autocast where the CPU supports bf16
+    bf16: bool = True  # autocast where the device computes bf16 (qa_app/training/devices.py)
+    device: str = "auto"  # auto (a GPU if PyTorch sees one), cpu, cuda or cuda:N
     checkpoint_minutes: float = 5.0
     eval_batch_size: int = 32
     mix: bool = False  # train on SQuAD v1.1 train + the v2 train split, shaped like retrieval windows (training/mix.py)
@@ -115,7 +118,9 @@ def train_span_model(
     """Train, keeping the best validation checkpoint in run_dir/best. Returns (best dir, state)."""
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
-    bf16 = config.bf16 and use_bf16()
+    device = training_device(config.device)
+    model.to(device)
+    bf16 = config.bf16 and bf16_trains_on(device)
     log(f"tokenising {len(train_examples)} training questions ...")
     feats = label_features(tokenizer, train_examples, max_length=config.max_length, stride=config.stride,
                            max_question_tokens=config.max_question_tokens)
@@ -123,7 +128,7 @@ def train_span_model(
     teacher = None
     if config.teacher:
         teacher = teacher_targets(config.teacher, tokenizer, feats, run_dir, batch_size=config.eval_batch_size,
-                                  log=log, progress_factory=progress_factory)
+                                  log=log, progress_factory=progress_factory, device=device)
     batches_per_epoch = math.ceil(len(feats) / config.batch_size)
     total_batches = int(batches_per_epoch * config.epochs)
     total_steps = max(1, math.ceil(total_batches / config.accumulation))
@@ -149,7 +154,8 @@ def train_span_model(
         log(f"resumed at epoch {state.epoch}, batch {state.batch_in_epoch}, step {state.optimizer_steps}")
     elif resume:
         log(f"nothing to resume in {run_dir}; starting fresh")
-    log(f"{len(feats)} features, {batches_per_epoch} batches/epoch, {total_steps} optimizer steps, bf16={bf16}")
+    log(f"{len(feats)} features, {batches_per_epoch} batches/epoch, {total_steps} optimizer steps, "
+        f"on {describe(device)}, bf16={bf16}")
 
     loss_fn = nn.CrossEntropyLoss()
     bce = nn.BCEWithLogitsLoss()
@@ -219,18 +225,20 @@ def _batch_loss(model: nn.Module, feats: LabelledFeatures, idx: list[int], bf16:
                 bce: nn.Module, config: TrainConfig, teacher: TeacherTargets | None = None) -> torch.Tensor:
     """Span CE + weighted answerability BCE against the gold labels, mixed with the teacher's
     distillation loss when there is a teacher."""
+    device = model_device(model)
     ids, mask = pad_batch([feats.input_ids[i] for i in idx])
     types, _ = pad_batch([feats.token_type_ids[i] for i in idx])
-    starts = torch.tensor([feats.start_positions[i] for i in idx])
-    ends = torch.tensor([feats.end_positions[i] for i in idx])
-    has = torch.tensor([feats.has_answer[i] for i in idx], dtype=torch.float32)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        start, end, answer = model(ids, mask, types)
+    starts = torch.tensor([feats.start_positions[i] for i in idx], device=device)
+    ends = torch.tensor([feats.end_positions[i] for i in idx], device=device)
+    has = torch.tensor([feats.has_answer[i] for i in idx], dtype=torch.float32, device=device)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+        start, end, answer = model(ids.to(device), mask.to(device), types.to(device))
     span_loss = (loss_fn(start.float(), starts) + loss_fn(end.float(), ends)) / 2
     gold = span_loss + config.answerability_loss * bce(answer.float(), has)
     if teacher is None:
         return gold
-    soft = distillation_loss(start, end, answer, teacher.batch(idx), config.distill_temperature)
+    t_start, t_end, t_answer = (t.to(device) for t in teacher.batch(idx))
+    soft = distillation_loss(start, end, answer, (t_start, t_end, t_answer), config.distill_temperature)
     return (1 - config.distill_weight) * gold + config.distill_weight * soft
 
 

@@ -20,6 +20,7 @@ from qa_app.data.squad import (
     OFFICIAL_ARTICLE_COUNT,
     SQUAD_PACKAGE,
     SQUAD_PACKAGE_VERSION,
+    SQUAD_V2_DEV_SHA256,
     SquadDataset,
     load_squad,
     locate_squad_v2_dev,
@@ -31,6 +32,7 @@ from qa_app.evaluation.gold import gold_predictions, read_gold, score_gold
 from qa_app.readers.inference import autocast_bf16
 from qa_app.readers.registry import load_span_checkpoint, reader_spec
 from qa_app.training.bases import default_cache_dir
+from qa_app.training.devices import describe, training_device
 from qa_app.training.distillation import teacher_names
 from qa_app.training.loop import SpanModelKind, train_span_model, tune_on_validation
 from qa_app.training.mix import MixConfig, build_training_mix
@@ -139,7 +141,9 @@ def export_best(
     stored in the smallest precision that costs < PRECISION_TOLERANCE_F1 on validation, scored once
     on test, saved to out_dir."""
     bf16 = autocast_bf16(inference_precision)  # tune and score at the precision the shipped reader runs at
+    device = training_device(config.device)
     best_model, best_tok, best_settings = kind.load_checkpoint(best_dir)
+    best_model.to(device)
     best_settings, tuned = tune_on_validation(best_model, best_tok, best_settings, validation, config.eval_batch_size,
                                               bf16, kind=kind)
     log(f"threshold {best_settings.null_threshold:.3f}, answerability weight {best_settings.answerability_weight}: "
@@ -152,6 +156,7 @@ def export_best(
         stored_dir = run_dir / f"best-{candidate}"
         kind.save_checkpoint(best_model, best_tok, best_settings, stored_dir, precision=candidate)
         stored_model, _, _ = kind.load_checkpoint(stored_dir)
+        stored_model.to(device)
         reader = kind.reader_class.from_model(stored_model, best_tok, best_settings, config=reader_cfg, bf16=bf16)
         val_scores[candidate] = score_gold(validation, gold_predictions(validation, read_gold(reader, validation)))
         log(f"validation F1 float32 {tuned['f1']:.2f}, {candidate} {val_scores[candidate]['f1']:.2f}")
@@ -192,9 +197,16 @@ def model_card(
         "validation": _rounded(val_scores[exported.precision]),
         "validation_f1_by_precision": {name: round(float(s["f1"]), 2) for name, s in val_scores.items()},
         "test": _rounded(exported.test),
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+        "machine": _machine(hyper_parameters.get("device", "cpu")),
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
     }
+
+
+def _machine(device: str) -> str:
+    """Where the reader trained, for its model card."""
+    cpu = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    trained_on = training_device(device)
+    return f"{describe(trained_on)} ({cpu})" if trained_on.type == "cuda" else cpu
 
 
 def _mix_description() -> str:
@@ -209,7 +221,7 @@ def _precision_list(f1_by_precision: dict[str, float]) -> str:
 
 def _dataset_name(dataset: SquadDataset) -> str:
     """The data file as a reader of the card can find it (no local paths for the official file)."""
-    if test_articles_present(dataset) and "long_context_eval" in str(dataset.source):
+    if dataset.sha256 == SQUAD_V2_DEV_SHA256:  # wherever the file was read from (a copy on a GPU machine)
         return f"squad.json of {SQUAD_PACKAGE}=={SQUAD_PACKAGE_VERSION}"
     return Path(str(dataset.source)).name
 

@@ -109,7 +109,7 @@ def test_teacher_logits_are_the_teachers_outputs_and_are_cached(tokenizer: Any, 
     teacher_dir = save_teacher(model, tokenizer, tmp_path / "teacher")
     feats = features(tokenizer)
     logs: list[str] = []
-    monkeypatch.setattr(distillation, "use_bf16", lambda: False)
+    monkeypatch.setattr(distillation, "bf16_trains_on", lambda device: False)
     targets = teacher_targets(teacher_dir, tokenizer, feats, tmp_path, log=logs.append)
     ids, mask = pad_batch(feats.input_ids)
     types, _ = pad_batch(feats.token_type_ids)
@@ -169,7 +169,7 @@ def test_several_teachers_teach_their_mean_logits_and_a_position_any_cannot_choo
 def test_a_comma_separated_teacher_reads_every_teacher_and_caches_their_mean(
     tokenizer: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(distillation, "use_bf16", lambda: False)
+    monkeypatch.setattr(distillation, "bf16_trains_on", lambda device: False)
     first = save_teacher(sharp_teacher(1), tokenizer, tmp_path / "first")
     second = save_teacher(sharp_teacher(2), tokenizer, tmp_path / "second")
     feats = features(tokenizer, 3)
@@ -217,7 +217,7 @@ def kl_to_teacher(student: Any, teacher: Any, feats: LabelledFeatures) -> float:
 def test_training_with_only_the_teachers_loss_moves_the_student_towards_the_teacher(
     tokenizer: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(distillation, "use_bf16", lambda: False)
+    monkeypatch.setattr(distillation, "bf16_trains_on", lambda device: False)
     teacher = sharp_teacher()
     teacher_dir = save_teacher(teacher, tokenizer, tmp_path / "teacher")
     feats = features(tokenizer, 16)
