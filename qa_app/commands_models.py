@@ -12,7 +12,7 @@ from typing import Any
 from qa_app.commands import AppFactory, print_json, settings_from
 from qa_app.errors import QAError
 from qa_app.progress import progress_bar
-from qa_app.readers.registry import import_object, reader_spec, trainable_names
+from qa_app.readers.registry import READERS, import_object, reader_spec, trainable_names
 
 
 def train(args: argparse.Namespace, make_app: AppFactory) -> int:
@@ -36,6 +36,29 @@ def train(args: argparse.Namespace, make_app: AppFactory) -> int:
                    resume=args.resume, overrides=overrides, log=lambda m: print(m, file=sys.stderr, flush=True),
                    progress_factory=progress_bar)
     print_json({"out": str(out), "validation": card["validation"], "test": card["test"]})
+    return 0
+
+
+def export(args: argparse.Namespace, make_app: AppFactory) -> int:
+    """`qa-app export READER --out DIR`: a shipped (or any) transformer reader as plain transformers loads it."""
+    from qa_app.readers.checkpoint import checkpoint_kind
+    from qa_app.wiring import checkpoint_dir
+
+    source = Path(args.source)
+    if not source.is_dir():
+        spec = reader_spec(args.source)
+        if spec.kind != "transformer":
+            exportable = ", ".join(s.name for s in READERS if s.kind == "transformer")
+            raise QAError(f"{spec.name} is not a transformers span model; export one of: {exportable}"
+                          + (f" (the {spec.name} reader reads with {' and '.join(spec.parts)})" if spec.parts else ""))
+        source = checkpoint_dir(settings_from(args), spec.name)
+    if checkpoint_kind(source) != "transformer":
+        raise QAError(f"{source} holds a {checkpoint_kind(source)} reader; only transformer span models export")
+    from qa_app.readers.span_model import export_plain
+
+    out = export_plain(source, args.out, precision=args.weights)
+    print(f"{out}: {args.weights} weights; load with transformers' AutoModelForQuestionAnswering.from_pretrained"
+          f"({str(out)!r}) or Haystack's ExtractiveReader (the answerability head `has_answer.*` is left unused there)")
     return 0
 
 

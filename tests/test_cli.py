@@ -384,3 +384,13 @@ def test_a_chroma_token_that_starts_with_a_dash_is_taken_in_the_equals_form() ->
 
     args = build_parser().parse_args(["docs", "list", "--chroma-token=-Xy_1", "--chroma-host", "127.0.0.1"])
     assert args.chroma_token == "-Xy_1" and args.chroma_host == "127.0.0.1"
+
+
+@pytest.mark.parametrize("name, says", [("lstm", "export one of: transformer-mpnet, transformer"),
+                                        ("cascade", "reads with transformer and transformer-mpnet"),
+                                        ("nonsense", "unknown reader 'nonsense'")])
+def test_export_takes_transformer_readers_only(name: str, says: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", name, "--out", str(tmp_path / "out")]) == EXIT_USER_ERROR
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -24,6 +24,7 @@ offline_environment()
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
+from qa_app.errors import ConfigError  # noqa: E402
 from qa_app.readers.checkpoint import (  # noqa: E402
     MASKED,
     SpanReaderSettings,
@@ -94,8 +95,24 @@ def save_checkpoint(
     out = write_weights_and_settings(state, tokenizer, settings, out_dir, precision=precision)
     config: Any = model.encoder.config
     config.architectures = [type(model.encoder).__name__.removesuffix("Model") + "ForQuestionAnswering"]
+    config.dtype = torch.float32  # plain transformers then loads float16 weights in float32, as this project does
     config.save_pretrained(str(out))
     return out
+
+
+PLAIN_PRECISIONS = ("float16", "float32")  # what plain transformers reads (int8 loads only here)
+
+
+def export_plain(source: str | Path, out_dir: str | Path, *, precision: str = "float16") -> Path:
+    """A copy of the checkpoint in `source` (any stored precision) that plain transformers
+    (`AutoModelForQuestionAnswering`, Haystack's ExtractiveReader) loads: float16 or float32 weights."""
+    if precision not in PLAIN_PRECISIONS:
+        raise ConfigError(f"plain transformers reads {' or '.join(PLAIN_PRECISIONS)} weights, not {precision!r}")
+    source, out = Path(source).resolve(), Path(out_dir).resolve()
+    if out == source:
+        raise ConfigError(f"--out {out_dir} is the checkpoint being exported; choose another folder")
+    model, tokenizer, settings = load_checkpoint(source)
+    return save_checkpoint(model, tokenizer, settings, out, precision=precision)
 
 
 ENCODER_KEY = "encoder."  # prefix of the encoder's weights in SpanReaderModel.state_dict()

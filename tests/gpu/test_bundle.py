@@ -66,6 +66,9 @@ def test_the_bundle_holds_the_data_and_a_float16_base_with_a_manifest(tmp_path: 
 
 def test_a_base_stored_in_float16_trains_in_float32(tmp_path: Path) -> None:
     base = tiny_base(tmp_path / "base")
+    config = json.loads((base / "config.json").read_text(encoding="utf-8"))
+    config.pop("dtype", None)  # like all-MiniLM-L6-v2's config: transformers would then keep float16
+    (base / "config.json").write_text(json.dumps(config), encoding="utf-8")
     weights = load_file(str(base / "model.safetensors"))
     save_file({k: v.half() if v.is_floating_point() else v for k, v in weights.items()},
               str(base / "model.safetensors"), metadata={"format": "pt"})

@@ -226,3 +226,30 @@ def test_a_checkpoint_loads_in_plain_transformers_with_the_same_logits(tokenizer
     again, _, _ = load_checkpoint(out)
     with torch.no_grad():
         assert torch.allclose(again(ids, mask, torch.zeros_like(ids))[2], model(ids, mask, torch.zeros_like(ids))[2])
+
+
+def test_an_int8_checkpoint_exports_to_what_plain_transformers_loads(tokenizer, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from transformers import AutoModelForQuestionAnswering
+
+    from qa_app.errors import ConfigError
+    from qa_app.readers.span_model import export_plain
+
+    torch.manual_seed(0)
+    stored = save_checkpoint(build_tiny(vocab_size=tokenizer.vocab_size).eval(), tokenizer, SETTINGS,
+                             tmp_path / "int8", precision="int8")
+    ours, _, settings = load_checkpoint(stored)
+    out = export_plain(stored, tmp_path / "plain", precision="float16")
+    assert load_checkpoint(out)[2] == settings  # the tuned threshold and settings travel too
+    plain = AutoModelForQuestionAnswering.from_pretrained(str(out)).eval()
+    assert {p.dtype for p in plain.parameters()} == {torch.float32}  # float16 on disk, upcast on load
+    ids = torch.tensor([tokenizer("Who?", "The otter ate fish.")["input_ids"]])
+    mask, types = torch.ones_like(ids), torch.zeros_like(ids)
+    with torch.no_grad():
+        start, end, _ = ours(ids, mask, types)
+        theirs = plain(input_ids=ids, attention_mask=mask, token_type_ids=types)
+    torch.testing.assert_close(theirs.start_logits, start, atol=2e-3, rtol=0)
+    torch.testing.assert_close(theirs.end_logits, end, atol=2e-3, rtol=0)
+    with pytest.raises(ConfigError, match="float16 or float32"):
+        export_plain(stored, tmp_path / "again", precision="int8")
+    with pytest.raises(ConfigError, match="is the checkpoint being exported"):
+        export_plain(stored, stored)
