@@ -12,8 +12,6 @@ import torch
 from qa_app.errors import ConfigError
 from qa_app.readers.inference import use_bf16
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda")  # `cuda:N` picks one of several GPUs
-
 
 def training_device(name: str) -> torch.device:
     """The torch device for a --device value; a clear error when a GPU is asked for but not there."""
