@@ -25,7 +25,7 @@ log="$out/train-${READER:-transformer}.log"
 export QA_CACHE_DIR="$work/cache" PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 export TOKENIZERS_PARALLELISM=true  # tokenising 108k questions uses every core
 
-exec > >(tee -a "$log") 2>&1
+main() {
 echo "== $(date -u +%FT%TZ) gpu/train.sh on $(hostname)"
 "$py" - "$bundle" "${DEVICE:-cuda}" <<'PY'
 import hashlib, json, pathlib, sys
@@ -77,3 +77,6 @@ fi
 tar -C "$work/pack" -czf - "$reader-mix" "$reader" | split -b "${PART_SIZE:-15m}" - "$out/$reader.tgz.part-"
 ls -l "$out"
 echo "== $(date -u +%FT%TZ) done"
+}
+main 2>&1 | tee -a "$log"
+exit "${PIPESTATUS[0]}"
