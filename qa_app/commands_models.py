@@ -31,6 +31,10 @@ def train(args: argparse.Namespace, make_app: AppFactory) -> int:
     run_dir = Path(args.run_dir) if args.run_dir else Path(".qa-runs") / args.reader
     if not spec.trainer:
         raise QAError(f"reader {args.reader!r} has nothing to train; choose one of: {', '.join(trainable_names())}")
+    if args.device:
+        from qa_app.training.devices import training_device
+
+        training_device(args.device)  # a GPU that is not there fails now, not after the data and model load
     trainer = import_object(spec.trainer)
     card = trainer(reader=args.reader, data=args.data, base=args.base or spec.default_base, out_dir=out, run_dir=run_dir,
                    resume=args.resume, overrides=overrides, log=lambda m: print(m, file=sys.stderr, flush=True),

@@ -394,3 +394,16 @@ def test_export_takes_transformer_readers_only(name: str, says: str, tmp_path: P
     assert main(["export", name, "--out", str(tmp_path / "out")]) == EXIT_USER_ERROR
     assert says in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("device, says", [("cuda", "no CUDA GPU here"), ("gpu", "choose auto, cpu, cuda or cuda:N")])
+def test_train_refuses_a_device_it_cannot_use_before_loading_anything(
+        device: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code = main(["train", "--reader", "transformer", "--device", device, "--run-dir", str(tmp_path / "run"),
+                 "--out", str(tmp_path / "out")])
+    assert code == EXIT_USER_ERROR
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "out").exists()
