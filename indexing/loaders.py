@@ -1,12 +1,13 @@
 """Turn files and uploaded bytes (PDF, plain text, Markdown, DOCX, HTML) into `Document`s.
 
-What it does: picks a parser by file suffix; extracts PDF text page by page with pypdf and records
-where each page starts; decodes text files (UTF-8, BOMs, else a best guess for legacy encodings);
-finds Markdown headings (ATX `#` and setext underlined) as sections; reads DOCX with python-docx
-(`indexing/docx_reader.py`) and HTML with BeautifulSoup's built-in parser (`indexing/html_reader.py`),
-keeping their headings as sections; cleans text of characters the store rejects (NUL, lone
-surrogates); gives each document a content-hash id and a display name that is safe to show; and
-finds the supported files under folders. Every failure becomes a `LoadError` subclass whose message
+What it does: picks a parser by file suffix: PDF text page by page with pypdf, recording where each
+page starts (`indexing/pdf_reader.py`); text files decoded from UTF-8, BOMs, else a best guess for
+legacy encodings (`indexing/text_reader.py`), with Markdown headings (ATX `#` and setext underlined)
+as sections (`indexing/markdown_reader.py`); DOCX with python-docx (`indexing/docx_reader.py`) and
+HTML with BeautifulSoup's built-in parser (`indexing/html_reader.py`), keeping their headings as
+sections. Cleans text of characters the store rejects (NUL, lone surrogates; `indexing/text_clean.py`),
+gives each document a content-hash id and a display name that is safe to show, and finds the
+supported files under folders. Every failure becomes a `LoadError` subclass whose message
 names the file, says what is wrong and what to do.
 
 What it does not do: OCR, other formats (legacy .doc, RTF, ODT, EPUB...), fetching anything an
@@ -17,19 +18,18 @@ on first use, so importing this module stays light.
 
 from __future__ import annotations
 
-import codecs
 import hashlib
-import io
 import os
 import re
 import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
+from indexing.markdown_reader import headings
+from indexing.text_clean import clean_text, clean_title
+from indexing.text_reader import decode_html, decode_text, form_feed_pages
 from qa_app.errors import (
-    CorruptDocumentError,
     EmptyDocumentError,
-    EncryptedDocumentError,
     LoadError,
     TooLargeDocumentError,
     UnsupportedDocumentError,
@@ -47,23 +47,7 @@ Progress = Callable[[int, int], None]  # (pages done, total pages)
 MB = 1024 * 1024  # the unit of `max_file_mb`: convert with `int(max_file_mb * MB)`
 MAX_SOURCE_CHARS = 200
 _FALLBACK_SOURCE = "document"
-_MAX_TITLE_CHARS = 300
-_PAGE_SEPARATOR = "\n\n"
 
-# Lone surrogates (Chroma rejects them) and NUL; Python strings hold surrogates only when unpaired.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-# C0 controls except \t \n \f \r, DEL; as bytes for the cheap check before decoding.
-_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\t\n\f\r") + b"\x7f"
-_BINARY_CONTROL_RATIO = 0.10
-_ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_SETEXT_UNDERLINE = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
-# Lines that cannot continue a paragraph into a setext heading: blank, thematic break, quote, list item.
-_NOT_PARAGRAPH = re.compile(r"^\s*$|^ {0,3}(?:(?:[-*_][ \t]*){3,}$|>|[-+*](?:[ \t]|$)|\d{1,9}[.)](?:[ \t]|$))")
-# Multi-byte encodings whose guess we trust as is; for single-byte guesses cp1252 gets a bias.
-_MULTIBYTE = ("gb", "big5", "cp9", "euc", "shift_jis", "iso2022", "hz", "johab", "utf")
-_CP1252_FAMILY = {"cp1252", "latin_1", "iso8859_1", "iso8859_15"}
-_CP1252_CHAOS_MARGIN = 0.15
 
 
 def document_id(text: str) -> str:
@@ -93,12 +77,6 @@ def safe_source_name(name: str) -> str:
             stem, ext = base, ""
         base = stem[: MAX_SOURCE_CHARS - len(ext)].rstrip() + ext
     return base
-
-
-def clean_text(text: str) -> str:
-    """Text safe for the store: NUL and lone surrogates removed, line ends normalised to \\n."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _UNSTORABLE.sub("", text)
 
 
 def load_document(
@@ -245,7 +223,9 @@ def _load(
         metadata["path"] = str(path)
     sections: tuple[Section, ...] = ()
     if suffix == ".pdf":
-        text, page_starts, pdf_title = _read_pdf(data, where, progress)
+        from indexing.pdf_reader import read_pdf  # pypdf loaded on first PDF only
+
+        text, page_starts, pdf_title = read_pdf(data, where, progress)
         title = pdf_title or stem
     elif suffix in (".docx", ".html", ".htm"):
         if suffix == ".docx":
@@ -255,26 +235,26 @@ def _load(
         else:
             from indexing.html_reader import read_html  # bs4 loaded on first HTML only
 
-            markup, metadata["encoding"] = _decode_html(data, where)
+            markup, metadata["encoding"] = decode_html(data, where)
             read = read_html(markup, where, clean_text)
         text, page_starts = read.text, (0,)
         sections = tuple(Section(start=start, title=t) for start, raw, _level in read.headings
-                         if (t := _clean_title(raw)))
-        title = _clean_title(read.title) or stem
+                         if (t := clean_title(raw)))
+        title = clean_title(read.title) or stem
         if progress is not None:
             progress(1, 1)
     else:
-        raw, encoding = _decode_text(data, where)
+        raw, encoding = decode_text(data, where)
         metadata["encoding"] = encoding
         text = clean_text(raw)
         if not text.strip():
             raise EmptyDocumentError(where, "file is empty (only whitespace); nothing to index")
-        page_starts = _form_feed_pages(text)
+        page_starts = form_feed_pages(text)
         title = stem
         if suffix in (".md", ".markdown"):
-            headings = _headings(text)
-            sections = tuple(section for section, _level in headings)
-            title = next((section.title for section, level in headings if level == 1), stem)
+            found = headings(text)
+            sections = tuple(section for section, _level in found)
+            title = next((section.title for section, level in found if level == 1), stem)
         if progress is not None:
             progress(1, 1)
     return Document(
@@ -286,225 +266,3 @@ def _load(
         sections=sections,
         metadata=metadata,
     )
-
-
-# --- PDF ----------------------------------------------------------------------------------------
-
-
-def _parse_failure(where: str, exc: BaseException, page: int | None = None) -> CorruptDocumentError:
-    detail = " ".join(str(exc).split())[:120]
-    reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-    at = f"page {page} " if page is not None else ""
-    return CorruptDocumentError(
-        where, f"{at}cannot be parsed as PDF ({reason}); the file may be truncated or damaged: "
-        "download or export it again, or repair it (e.g. qpdf), and index again")
-
-
-def _read_pdf(data: bytes, where: str, progress: Progress | None) -> tuple[str, tuple[int, ...], str]:
-    """Text of every page joined by a blank line, each page's start offset, and the PDF title."""
-    import pypdf  # loaded on first PDF only: keeps text-only use light
-    from pypdf.errors import DependencyError
-
-    if b"%PDF" not in data[:1024]:
-        raise CorruptDocumentError(
-            where, "is not a PDF file (no %PDF header); check the file or its extension")
-    encrypted = ("encrypted; remove the password (e.g. qpdf --decrypt in.pdf out.pdf) "
-                 "and index again")
-    needs_crypto = "AES needs the 'cryptography' package (pip install 'pypdf[crypto]'), or it is "
-    try:
-        reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and reader.decrypt("") == pypdf.PasswordType.NOT_DECRYPTED:
-            raise EncryptedDocumentError(where, encrypted)
-        total = len(reader.pages)
-        meta = reader.metadata
-        raw_title = meta.title if meta is not None else None
-    except LoadError:
-        raise
-    except DependencyError:  # AES needs the optional `cryptography`; not a PyPdfError
-        raise EncryptedDocumentError(where, needs_crypto + encrypted) from None
-    except Exception as exc:  # noqa: BLE001 - any parser failure is this file's error
-        raise _parse_failure(where, exc) from None
-
-    parts: list[str] = []
-    starts: list[int] = []
-    length = 0
-    for number in range(1, total + 1):
-        try:
-            page_text = reader.pages[number - 1].extract_text() or ""
-        except DependencyError:
-            raise EncryptedDocumentError(where, needs_crypto + encrypted) from None
-        except Exception as exc:  # noqa: BLE001
-            raise _parse_failure(where, exc, page=number) from None
-        page_text = clean_text(page_text).rstrip()
-        if parts:
-            parts.append(_PAGE_SEPARATOR)
-            length += len(_PAGE_SEPARATOR)
-        starts.append(length)
-        parts.append(page_text)
-        length += len(page_text)
-        if progress is not None:
-            progress(number, total)
-    text = "".join(parts)
-    if not text.strip():
-        raise EmptyDocumentError(where, "no extractable text (scanned images?); run OCR first")
-    return text, tuple(starts) or (0,), _clean_title(raw_title)
-
-
-def _clean_title(raw: object) -> str:
-    if raw is None:
-        return ""
-    title = " ".join(clean_text(str(raw)).split())
-    title = "".join(ch for ch in title if unicodedata.category(ch) not in ("Cc", "Cf"))
-    return title[:_MAX_TITLE_CHARS]
-
-
-# --- text ---------------------------------------------------------------------------------------
-
-
-def _binary(where: str) -> UnsupportedDocumentError:
-    return UnsupportedDocumentError(
-        where, "looks like binary data, not text; give a PDF, DOCX, HTML, .txt or .md file with the right extension")
-
-
-def _decode_html(data: bytes, where: str) -> tuple[str, str]:
-    """HTML bytes as text: a BOM wins, then the charset the page declares, then the text-file path."""
-    from indexing.html_reader import declared_encoding
-
-    boms = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
-    if not data.startswith(boms) and b"\x00" not in data and _control_ratio_bytes(data) <= _BINARY_CONTROL_RATIO:
-        declared = declared_encoding(data)
-        if declared is not None:
-            try:
-                return data.decode(declared), declared
-            except UnicodeDecodeError:
-                pass  # the page lies about its encoding: guess as for a text file
-    return _decode_text(data, where)
-
-
-def _decode_text(data: bytes, where: str) -> tuple[str, str]:
-    """Decoded text and the encoding used. Binary content is refused, not decoded."""
-    for bom, encoding in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-                          (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
-                          (codecs.BOM_UTF16_BE, "utf-16")):
-        if data.startswith(bom):
-            try:
-                return data.decode(encoding), encoding
-            except UnicodeDecodeError:
-                break  # a BOM-like start on something else: judge the bytes below
-    if b"\x00" in data or _control_ratio_bytes(data) > _BINARY_CONTROL_RATIO:
-        if data.startswith(b"%PDF"):
-            raise UnsupportedDocumentError(where, "is a PDF saved with a text extension; rename it to .pdf")
-        raise _binary(where)
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    text, encoding = _guess_legacy(data)
-    controls = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
-    if controls > _BINARY_CONTROL_RATIO * len(text):
-        raise _binary(where)
-    return text, encoding
-
-
-def _control_ratio_bytes(data: bytes) -> float:
-    return (len(data) - len(data.translate(None, _CONTROL_BYTES))) / len(data)
-
-
-def _guess_legacy(data: bytes) -> tuple[str, str]:
-    """Best guess for non-UTF-8 text: charset_normalizer, biased to cp1252 for Western text."""
-    import charset_normalizer
-
-    matches = list(charset_normalizer.from_bytes(data))
-    if not matches:
-        return _decode_cp1252(data)
-    best = matches[0]
-    if best.encoding.lower().startswith(_MULTIBYTE):
-        return str(best), best.encoding
-    # charset_normalizer often ranks cp1257 or cp1250 first for French or German text that
-    # cp1252 decodes as well; cp1252 is by far the more common legacy encoding, so it wins ties.
-    for match in matches:
-        family = {e.lower() for e in match.could_be_from_charset}
-        if family & _CP1252_FAMILY and match.chaos <= best.chaos + _CP1252_CHAOS_MARGIN:
-            return _decode_cp1252(data)
-    return str(best), best.encoding
-
-
-def _decode_cp1252(data: bytes) -> tuple[str, str]:
-    try:
-        return data.decode("cp1252"), "cp1252"
-    except UnicodeDecodeError:  # five bytes are undefined in cp1252; latin-1 maps every byte
-        return data.decode("latin-1"), "latin-1"
-
-
-def _form_feed_pages(text: str) -> tuple[int, ...]:
-    """Pages of plain text split at form feeds; a form feed at the very end starts no page."""
-    starts = [0]
-    last = len(text.rstrip())  # form feeds at or past this offset have only whitespace after them
-    index = text.find("\f")
-    while -1 < index < last:
-        starts.append(index + 1)
-        index = text.find("\f", index + 1)
-    return tuple(starts)
-
-
-# --- Markdown -----------------------------------------------------------------------------------
-
-
-def markdown_sections(text: str) -> tuple[Section, ...]:
-    """Markdown headings outside fenced code blocks, with the start offset of their (first) line.
-
-    ATX headings (`#` .. `######`) and setext headings (a paragraph underlined by a line of `=`,
-    level 1, or `-`, level 2; CommonMark rules: up to 3 spaces of indent, the underline alone on its
-    line; a `---` after a blank line is a thematic break). A leading YAML front matter block is skipped.
-    """
-    return tuple(section for section, _level in _headings(text))
-
-
-def _headings(text: str) -> list[tuple[Section, int]]:
-    found: list[tuple[Section, int]] = []
-    fence = ""  # the opening fence while inside a fenced code block
-    offset = 0
-    paragraph: list[str] = []  # lines of the open paragraph (a setext heading's text)
-    paragraph_start = 0
-    lines = text.split("\n")
-    front_matter = lines[0].rstrip() == "---"
-    for number, body in enumerate(lines):
-        line_start, offset = offset, offset + len(body) + 1
-        if front_matter:
-            if number > 0 and body.rstrip() in ("---", "..."):
-                front_matter = False
-            continue
-        opener = _FENCE.match(body)
-        if fence:
-            if opener and opener.group(1)[0] == fence[0] and len(opener.group(1)) >= len(fence) \
-                    and not body.strip()[len(opener.group(1)):].strip():
-                fence = ""
-            continue
-        underline = _SETEXT_UNDERLINE.match(body)
-        if paragraph and underline:
-            if title := _clean_title(" ".join(line.strip() for line in paragraph)):
-                found.append((Section(start=paragraph_start, title=title), 1 if underline.group(1)[0] == "=" else 2))
-            paragraph = []
-            continue
-        if opener:
-            fence = opener.group(1)
-            paragraph = []
-            continue
-        heading = _ATX_HEADING.match(body)
-        if heading:
-            if title := _clean_title(heading.group(2) or ""):
-                found.append((Section(start=line_start, title=title), len(heading.group(1))))
-            paragraph = []
-        elif _NOT_PARAGRAPH.match(body) or (not paragraph and _indented_code(body)):
-            paragraph = []
-        else:
-            if not paragraph:
-                paragraph_start = line_start
-            paragraph.append(body)
-    return found
-
-
-def _indented_code(line: str) -> bool:
-    """A line that, outside a paragraph, is indented code (4+ columns of indent), not text."""
-    indent = len(line) - len(line.lstrip(" \t"))
-    return len(line[:indent].expandtabs(4)) >= 4

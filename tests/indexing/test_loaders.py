@@ -9,14 +9,14 @@ import pytest
 
 from indexing.loaders import (
     SUPPORTED_SUFFIXES,
-    clean_text,
     discover_files,
     document_id,
     load_bytes,
     load_document,
-    markdown_sections,
     safe_source_name,
 )
+from indexing.markdown_reader import markdown_sections
+from indexing.text_clean import clean_text
 from qa_app.errors import (
     CorruptDocumentError,
     EmptyDocumentError,
