@@ -67,7 +67,8 @@ def main() -> None:
         split_examples,
     )
     from qa_app.evaluation.dialogue import KINDS, build_dialogues
-    from qa_app.evaluation.open_book import ChunkSpans, first_gold_position, index_articles, open_settings
+    from qa_app.evaluation.open_book import index_articles, open_settings
+    from qa_app.evaluation.retrieval_hits import ChunkSpans, first_gold_position
     from qa_app.retrieval.conversational import ConversationalRetriever, ConversationOptions, fuse, near_indices
     from qa_app.wiring import App
 
@@ -164,7 +165,7 @@ def main() -> None:
 
 def grid(cache: list[dict[str, Any]], spans: Any, defaults: Any, fuse: Any, near_indices: Any) -> dict[str, Any]:
     from qa_app.evaluation.dialogue import KINDS
-    from qa_app.evaluation.open_book import first_gold_position
+    from qa_app.evaluation.retrieval_hits import first_gold_position
 
     def found(ids: Sequence[str], item: dict[str, Any], k: int) -> bool:
         return first_gold_position(spans.id_ranges(ids[:k]), item["doc_id"], item["gold"]) is not None

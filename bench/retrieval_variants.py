@@ -47,7 +47,7 @@ def positions(retriever: Any, examples: list[Any], articles: dict[int, Any], spa
     """Per question: rank of the first hit whose initial window (+-`width` chunks) holds a gold span,
     the same for the bare hit chunk, and the query milliseconds."""
     from qa_app.data.squad import map_answer_to_article
-    from qa_app.evaluation.open_book import first_gold_position, ranked_hits
+    from qa_app.evaluation.retrieval_hits import first_gold_position, ranked_hits
 
     windowed: list[int | None] = []
     bare: list[int | None] = []
@@ -64,7 +64,7 @@ def positions(retriever: Any, examples: list[Any], articles: dict[int, Any], spa
 
 
 def scores(found: list[int | None], chunk_found: list[int | None], times: list[float]) -> dict[str, float]:
-    from qa_app.evaluation.open_book import mean_reciprocal_rank, recall_at
+    from qa_app.evaluation.retrieval_hits import mean_reciprocal_rank, recall_at
 
     out = {f"recall@{k}": round(recall_at(found, k), 4) for k in KS}
     out["mrr"] = round(mean_reciprocal_rank(found), 4)
@@ -76,7 +76,8 @@ def scores(found: list[int | None], chunk_found: list[int | None], times: list[f
 def measure_variant(variant: str, base: Any, dataset: Any, indices: list[int], examples: list[Any],
                     tmp: Path, with_sparse: bool, sparse_weights: list[float]) -> dict[str, Any]:
     from qa_app.data.squad import article_documents
-    from qa_app.evaluation.open_book import ChunkSpans, index_articles
+    from qa_app.evaluation.open_book import index_articles
+    from qa_app.evaluation.retrieval_hits import ChunkSpans
     from qa_app.wiring import App
 
     settings = base.replace(contextual=variant, data_dir=str(tmp / variant))

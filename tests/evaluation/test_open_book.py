@@ -15,20 +15,17 @@ from qa_app.cli import main
 from qa_app.config import ChunkingConfig, Settings, load_settings
 from qa_app.data.squad import ArticleDoc, QAExample, load_squad
 from qa_app.evaluation.open_book import (
-    ChunkSpans,
     IndexedArticle,
     answer_questions,
     corpus_articles,
-    first_gold_position,
     index_key,
-    mean_reciprocal_rank,
     open_settings,
     question_type,
-    recall_at,
     summarize_records,
 )
 from qa_app.evaluation.outcomes import attribute
 from qa_app.evaluation.results import CAUSES
+from qa_app.evaluation.retrieval_hits import ChunkSpans, first_gold_position, mean_reciprocal_rank, recall_at
 from qa_app.types import Answer, Chunk, Growth, Hit, Window
 from qa_app.wiring import App
 from tests.evaluation.scripted import ScriptedReader
