@@ -15,7 +15,6 @@ process per data directory is the caller's job. chromadb is imported on first us
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import threading
@@ -25,13 +24,13 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from indexing.stores.chroma_rows import chunk_from, chunk_metadata, info_from, info_metadata
 from indexing.stores.memory import (
     check_document,
     clean_chunk,
     clean_info,
     document_order,
     query_vector,
-    replace_surrogates,
 )
 from indexing.stores.signature import StoreSignature
 from qa_app.errors import ConfigError, DocumentNotFoundError, QAError, StoreError, StoreMismatchError
@@ -196,9 +195,9 @@ class ChromaStore:
                         ids=[c.id for c in part],
                         embeddings=matrix[a:a + self._batch],
                         documents=[c.text for c in part],
-                        metadatas=[_chunk_metadata(c, info.source) for c in part],
+                        metadatas=[chunk_metadata(c, info.source) for c in part],
                     )
-                self._registry.upsert(ids=[info.id], embeddings=[[1.0]], metadatas=[_info_metadata(info)])
+                self._registry.upsert(ids=[info.id], embeddings=[[1.0]], metadatas=[info_metadata(info)])
             except QAError:
                 raise
             except Exception as exc:
@@ -276,7 +275,7 @@ class ChromaStore:
                     part = rows[a:a + self._batch]
                     self._chunks.upsert(ids=[c.id for c in part], embeddings=matrix[a:a + self._batch],
                                         documents=[c.text for c in part],
-                                        metadatas=[_chunk_metadata(c, sources[c.doc_id]) for c in part])
+                                        metadatas=[chunk_metadata(c, sources[c.doc_id]) for c in part])
 
     def close(self) -> None:
         """Let go of the client: an embedded store's in-memory index is dropped (chromadb shares one
@@ -295,7 +294,7 @@ class ChromaStore:
             offset = 0
             while True:
                 page = self._registry.get(include=["metadatas"], limit=self._batch, offset=offset)
-                infos += [_info_from(i, m) for i, m in zip(page["ids"], page["metadatas"] or [])]
+                infos += [info_from(i, m) for i, m in zip(page["ids"], page["metadatas"] or [])]
                 if len(page["ids"]) < self._batch:
                     break
                 offset += len(page["ids"])
@@ -306,7 +305,7 @@ class ChromaStore:
             page = self._registry.get(ids=[doc_id], include=["metadatas"])
         if not page["ids"]:
             return None
-        return _info_from(page["ids"][0], (page["metadatas"] or [{}])[0])
+        return info_from(page["ids"][0], (page["metadatas"] or [{}])[0])
 
     @property
     def ef_search(self) -> int | None:
@@ -335,7 +334,7 @@ class ChromaStore:
                 break
             n *= 4
         return [
-            Hit(chunk=_chunk_from(m, t), score=1.0 - float(d), rank=rank,
+            Hit(chunk=chunk_from(m, t), score=1.0 - float(d), rank=rank,
                 source=str(m.get("source", "")), retriever="dense")
             for rank, (m, t, d) in enumerate(rows[:k], start=1)
         ]
@@ -379,7 +378,7 @@ class ChromaStore:
             for a in range(0, len(ids), self._batch):
                 res = self._chunks.get(ids=ids[a:a + self._batch], include=["documents", "metadatas"])
                 for cid, m, t in zip(res["ids"], res["metadatas"] or [], res["documents"] or []):
-                    found[cid] = _chunk_from(m, t)
+                    found[cid] = chunk_from(m, t)
         return [found[i] for i in ids if i in found]
 
     def _registered(self, doc_ids: Iterable[str]) -> set[str]:
@@ -397,57 +396,3 @@ def _space_of(collection: Any) -> str | None:
             return str(space)
     space = (collection.metadata or {}).get("hnsw:space")
     return str(space) if space else None
-
-
-def _chunk_metadata(chunk: Chunk, source: str) -> dict[str, str | int]:
-    return {
-        "doc_id": chunk.doc_id,
-        "index": chunk.index,
-        "start": chunk.start,
-        "end": chunk.end,
-        "page": chunk.page,
-        "header": chunk.header,
-        "gap_before": chunk.gap_before,
-        "source": source,
-    }
-
-
-def _chunk_from(meta: Mapping[str, Any], text: str | None) -> Chunk:
-    return Chunk(
-        doc_id=str(meta["doc_id"]),
-        index=int(meta["index"]),
-        text=text or "",
-        start=int(meta["start"]),
-        end=int(meta["end"]),
-        page=int(meta["page"]),
-        header=str(meta.get("header") or ""),
-        gap_before=str(meta.get("gap_before") or ""),
-    )
-
-
-def _info_metadata(info: DocumentInfo) -> dict[str, str | int]:
-    return {
-        "source": info.source,
-        "title": info.title,
-        "pages": info.pages,
-        "chunks": info.chunks,
-        "chars": info.chars,
-        "indexed_at": replace_surrogates(info.indexed_at),
-        "page_starts": json.dumps(list(info.page_starts)),
-        "origin": replace_surrogates(info.origin),
-    }
-
-
-def _info_from(doc_id: str, meta: Mapping[str, Any] | None) -> DocumentInfo:
-    meta = meta or {}
-    return DocumentInfo(
-        id=doc_id,
-        source=str(meta.get("source", "")),
-        title=str(meta.get("title", "")),
-        pages=int(meta.get("pages", 1)),
-        chunks=int(meta.get("chunks", 0)),
-        chars=int(meta.get("chars", 0)),
-        indexed_at=str(meta.get("indexed_at", "")),
-        page_starts=tuple(int(p) for p in json.loads(str(meta.get("page_starts", "[0]")))),
-        origin=str(meta.get("origin", "")),
-    )
