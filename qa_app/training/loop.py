@@ -130,7 +130,7 @@ def train_span_model(
         teacher = teacher_targets(config.teacher, tokenizer, feats, run_dir, batch_size=config.eval_batch_size,
                                   log=log, progress_factory=progress_factory, device=device)
     batches_per_epoch = math.ceil(len(feats) / config.batch_size)
-    total_batches = int(batches_per_epoch * config.epochs)
+    total_batches = max(1, int(batches_per_epoch * config.epochs))  # a fraction of an epoch still trains
     total_steps = max(1, math.ceil(total_batches / config.accumulation))
     optimizer = kind.make_optimizer(model, config)
     warmup_steps = int(total_steps * config.warmup)

@@ -239,3 +239,12 @@ def test_resume_without_a_checkpoint_starts_fresh(tokenizer: Any, tmp_path: Path
     _, state = run(tokenizer, tmp_path / "empty", resume=True, logs=logs, epochs=1.0)
     assert any("nothing to resume" in line for line in logs)
     assert state.epoch == 1 and state.optimizer_steps == 4
+
+
+def test_a_fraction_of_a_short_epoch_still_trains_one_batch(tokenizer: Any, tmp_path: Path) -> None:
+    """--epochs 0.2 over 4 examples in batches of 4: one batch, validated and kept (was none: no best)."""
+    best, state = train_span_model(kind=TRANSFORMER, model=tiny(), tokenizer=tokenizer, base_model="tiny-random",
+                                   train_examples=EXAMPLES[:4], validation_examples=EXAMPLES[:2], run_dir=tmp_path,
+                                   config=config(epochs=0.2), log=lambda message: None)
+    assert state.optimizer_steps == 1 and state.examples_seen == 4 and len(state.history) == 1
+    load_checkpoint(best)
