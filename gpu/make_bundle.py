@@ -1,5 +1,5 @@
 """Pack what `gpu/train.sh` needs on a GPU machine that cannot download anything, into one folder of
-about 52 MB: the SQuAD v2.0 dev file and SQuAD v1.1 train (gzip; `qa-app data fetch` first) and
+about 55 MB: the SQuAD v2.0 dev file and SQuAD v1.1 train (gzip; `qa-app data fetch` first) and
 all-MiniLM-L6-v2 with its weights in float16 (training loads them in float32).
 
     python gpu/make_bundle.py [--out .gpu-bundle]
