@@ -54,3 +54,31 @@ def test_init_of_another_reader_kind_or_with_architecture_settings_is_refused(to
     assert main(["train", "--reader", "transformer", "--init", str(tmp_path / "nowhere"), *common]) == 2
     assert "not a reader checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_shipped_threshold_is_tuned_for_the_shipped_weights(tokenizer: Any, tmp_path: Path,
+                                                                 monkeypatch: Any) -> None:
+    """int8 rounding moves the span-vs-null margins: the stored threshold must be the one the rule
+    picks for the stored weights, not the float32 model's."""
+    from qa_app.training import runner
+    from qa_app.training.loop import tune_on_validation
+    from qa_app.training.runner import load_training_data
+    from qa_app.training.transformer import TRANSFORMER
+
+    monkeypatch.setattr(runner, "PRECISION_TOLERANCE_F1", 1e9)  # int8 ships whatever it costs
+
+    init = tiny_checkpoint(tokenizer, tmp_path / "init")
+    data = write_tiny_squad(tmp_path / "tiny.json")
+    out = tmp_path / "out"
+    assert main(["train", "--reader", "transformer", "--init", str(init), "--data", str(data), "--out", str(out),
+                 "--run-dir", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "4",
+                 "--learning-rate", "1e-3"]) == 0
+    card = json.loads((out / "card.json").read_text(encoding="utf-8"))
+    assert card["weights_dtype"] == "int8"
+    _, _, validation, _ = load_training_data(str(data))
+    model, tok, settings = TRANSFORMER.load_checkpoint(out)
+    retuned, scores = tune_on_validation(model, tok, settings, list(validation), 32, card["inference_bf16"],
+                                         kind=TRANSFORMER)
+    assert (retuned.null_threshold, retuned.answerability_weight) == (settings.null_threshold,
+                                                                       settings.answerability_weight)
+    assert abs(scores["f1"] - card["validation"]["f1"]) < 0.01 + 1e-9
