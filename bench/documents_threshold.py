@@ -16,8 +16,9 @@ question's best answer, its F1 and its span-vs-null margin; `qa_app.evaluation.t
 then gives the F1 over the file at every threshold (an abstention on an unanswerable question scores
 1), and the threshold with the best F1 is chosen. The file is then asked again at that threshold, as
 the app would, and those are the figures reported. `--write`
-records the choice as `documents_null_threshold` in `models/NAME/reader.json`. The test set
-(`real-docs.jsonl`) is refused. Prints one JSON object (progress on stderr).
+records the choice as `documents_null_threshold` in `models/NAME/reader.json`. Settings come from
+the config file and `QA_*` variables as for `qa-app` (`QA_MODELS_DIR` picks the checkpoints measured
+and written, `QA_TOKEN_BUDGET` the budget). The test set (`real-docs.jsonl`) is refused. Prints one JSON object (progress on stderr).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="record the choice in models/NAME/reader.json")
     args = parser.parse_args()
 
-    from qa_app.config import Settings
+    from qa_app.config import load_settings
     from qa_app.data.questions import load_questions
     from qa_app.evaluation.collection import evaluate_collection
     from qa_app.evaluation.run import squad_settings
@@ -75,7 +76,7 @@ def main() -> None:
         sys.exit(f"{', '.join(cascades)} answers with its accurate reader's threshold and has none of its own to "
                  "write; measure it without --write")
     questions = load_questions(args.questions)
-    base = Settings().replace(data_dir=args.data_dir, collection=args.collection)
+    base = load_settings().replace(data_dir=args.data_dir, collection=args.collection)  # QA_* as for qa-app
 
     def ask(name: str, threshold: float) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         app = App(base.replace(reader=name, null_threshold=threshold))
