@@ -34,7 +34,7 @@ from qa_app.readers.registry import load_span_checkpoint, reader_spec
 from qa_app.training.bases import default_cache_dir
 from qa_app.training.devices import describe, training_device
 from qa_app.training.distillation import teacher_names
-from qa_app.training.loop import SpanModelKind, train_span_model, tune_on_validation
+from qa_app.training.loop import THRESHOLD_TOLERANCE_F1, SpanModelKind, train_span_model, tune_on_validation
 from qa_app.training.mix import MixConfig, build_training_mix
 
 
@@ -265,7 +265,8 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
         f"- Examples seen: {card['examples_seen']:,}; "
         f"training wall time {card['training_wall_seconds'] / 60:.0f} min on {card['machine']}",
         f"- No-answer threshold {card['null_threshold']:.3f}, answerability weight {card['answerability_weight']} "
-        "(tuned on validation: the most answering threshold within 3 F1 points of the best validation F1)",
+        f"(tuned on validation: the most answering threshold within {THRESHOLD_TOLERANCE_F1:g} F1 points of the best "
+        "validation F1)",
         f"- Weights: {card['weights_dtype']} safetensors (the smallest stored precision within "
         f"{PRECISION_TOLERANCE_F1} validation F1 of float32; validation F1 by precision: "
         f"{_precision_list(card['validation_f1_by_precision'])}); "
