@@ -16,6 +16,14 @@ NEVER_ABSTAIN = -1e9  # a threshold below every score difference (JSON-safe stan
 
 
 @dataclass(frozen=True)
+class Margins:
+    """Per question, under one answerability weight: the span-vs-null margin and the forced answer's F1 (0-1)."""
+
+    diffs: np.ndarray
+    forced_f1: np.ndarray
+
+
+@dataclass(frozen=True)
 class ThresholdPoint:
     threshold: float  # answer iff score difference > threshold
     f1: float  # overall F1 in percent at this threshold
@@ -46,3 +54,24 @@ def choose_threshold(curves: dict[float, list[ThresholdPoint]], tolerance_f1: fl
     best = max(p.f1 for points in curves.values() for p in points)
     candidates = [(w, p) for w, points in curves.items() for p in points if p.f1 >= best - tolerance_f1]
     return max(candidates, key=lambda wp: (wp[1].answered, wp[1].f1))
+
+
+def f1_at(margins: Margins, has_answer: np.ndarray, threshold: float) -> float:
+    """Overall F1 in percent when answering iff margin > threshold (SQuAD v2 semantics, as in f1_curve)."""
+    answered = margins.diffs > threshold
+    has = has_answer.astype(bool)
+    return 100.0 * float(np.mean(np.where(answered, np.where(has, margins.forced_f1, 0.0), (~has).astype(float))))
+
+
+def held_out_f1(margins: dict[float, Margins], has_answer: np.ndarray, groups: np.ndarray,
+                tolerance_f1: float) -> dict[int, float]:
+    """Leave one group (article) out: choose weight and threshold on the others with choose_threshold,
+    score the left-out group. Group -> its held-out F1 in percent."""
+    held = {}
+    for group in sorted(set(groups.tolist())):
+        fit = groups != group
+        curves = {w: f1_curve(m.diffs[fit], m.forced_f1[fit], has_answer[fit]) for w, m in margins.items()}
+        weight, point = choose_threshold(curves, tolerance_f1)
+        left_out = Margins(margins[weight].diffs[~fit], margins[weight].forced_f1[~fit])
+        held[group] = f1_at(left_out, has_answer[~fit], point.threshold)
+    return held

@@ -35,7 +35,7 @@ from qa_app.config import ReaderConfig
 from qa_app.data.squad import QAExample
 from qa_app.errors import ConfigError
 from qa_app.evaluation.gold import gold_predictions, paragraph_window, score_gold
-from qa_app.evaluation.thresholds import NEVER_ABSTAIN, choose_threshold, f1_curve
+from qa_app.evaluation.thresholds import NEVER_ABSTAIN, Margins, choose_threshold, f1_curve
 from qa_app.readers.checkpoint import SpanReaderSettings
 from qa_app.readers.inference import model_device, pad_batch
 from qa_app.training.batches import length_grouped_batches
@@ -244,6 +244,42 @@ def _batch_loss(model: nn.Module, feats: LabelledFeatures, idx: list[int], bf16:
     return (1 - config.distill_weight) * gold + config.distill_weight * soft
 
 
+def _read_validation(
+    model: nn.Module, tokenizer: Any, settings: SpanReaderSettings, examples: list[QAExample], reader_config: ReaderConfig,
+    bf16: bool, kind: SpanModelKind,
+) -> tuple[list[Any], Any, Any]:
+    """One forward pass over the validation paragraphs: (items, raw outputs, owner) to decode under any settings."""
+    probe = kind.reader_class.from_model(model, tokenizer, settings, config=reader_config, bf16=bf16)
+    items = [(e.question, [paragraph_window(e)]) for e in examples]
+    model.eval()
+    raws, owner = probe.raw_for_items(items)
+    return items, raws, owner
+
+
+def _margins(
+    model: nn.Module, tokenizer: Any, settings: SpanReaderSettings, examples: list[QAExample], reader_config: ReaderConfig,
+    bf16: bool, kind: SpanModelKind, read: tuple[list[Any], Any, Any],
+) -> dict[float, Margins]:
+    items, raws, owner = read
+    margins = {}
+    for weight in ANSWERABILITY_WEIGHTS:
+        forced = dataclasses.replace(settings, answerability_weight=weight, null_threshold=NEVER_ABSTAIN)
+        reader = kind.reader_class.from_model(model, tokenizer, forced, config=reader_config, bf16=bf16)
+        preds = gold_predictions(examples, reader.results_from_raws(items, raws, owner))
+        margins[weight] = Margins(np.array([-p.na_score for p in preds]), np.array([p.f1 for p in preds]))
+    return margins
+
+
+def validation_margins(
+    model: nn.Module, tokenizer: Any, settings: SpanReaderSettings, examples: list[QAExample],
+    batch_size: int, bf16: bool, *, kind: SpanModelKind,
+) -> dict[float, Margins]:
+    """Per answerability weight, each validation question's span-vs-null margin and forced-answer F1."""
+    reader_config = ReaderConfig(batch_size=batch_size)
+    read = _read_validation(model, tokenizer, settings, examples, reader_config, bf16, kind)
+    return _margins(model, tokenizer, settings, examples, reader_config, bf16, kind, read)
+
+
 def tune_on_validation(
     model: nn.Module, tokenizer: Any, settings: SpanReaderSettings, examples: list[QAExample],
     batch_size: int, bf16: bool, *, kind: SpanModelKind,
@@ -251,22 +287,14 @@ def tune_on_validation(
     """Pick the answerability weight and no-answer threshold on validation data: the most answering
     setting whose F1 is within THRESHOLD_TOLERANCE_F1 of the best (see qa_app.evaluation.thresholds)."""
     reader_config = ReaderConfig(batch_size=batch_size)
-    probe = kind.reader_class.from_model(model, tokenizer, settings, config=reader_config, bf16=bf16)
-    items = [(e.question, [paragraph_window(e)]) for e in examples]
-    model.eval()
-    raws, owner = probe.raw_for_items(items)
+    read = _read_validation(model, tokenizer, settings, examples, reader_config, bf16, kind)
     has_answer = np.array([not e.is_impossible for e in examples])
-    curves = {}
-    for weight in ANSWERABILITY_WEIGHTS:
-        forced = dataclasses.replace(settings, answerability_weight=weight, null_threshold=NEVER_ABSTAIN)
-        reader = kind.reader_class.from_model(model, tokenizer, forced, config=reader_config, bf16=bf16)
-        preds = gold_predictions(examples, reader.results_from_raws(items, raws, owner))
-        diffs = np.array([-p.na_score for p in preds])
-        curves[weight] = f1_curve(diffs, np.array([p.f1 for p in preds]), has_answer)
+    curves = {weight: f1_curve(m.diffs, m.forced_f1, has_answer)
+              for weight, m in _margins(model, tokenizer, settings, examples, reader_config, bf16, kind, read).items()}
     weight, point = choose_threshold(curves, THRESHOLD_TOLERANCE_F1)
     tuned = dataclasses.replace(settings, answerability_weight=weight, null_threshold=point.threshold)
     reader = kind.reader_class.from_model(model, tokenizer, tuned, config=reader_config, bf16=bf16)
-    final = score_gold(examples, gold_predictions(examples, reader.results_from_raws(items, raws, owner)))
+    final = score_gold(examples, gold_predictions(examples, reader.results_from_raws(*read)))
     final["best_f1_any_threshold"] = max(p.f1 for points in curves.values() for p in points)
     final["answered_share"] = point.answered
     return tuned, {k: v if isinstance(v, int) else float(v) for k, v in final.items()}
