@@ -31,10 +31,12 @@ def main() -> None:
     from qa_app.data.squad import load_squad, locate_squad_v2_dev, split_examples
     from qa_app.evaluation.thresholds import choose_threshold, f1_curve, held_out_f1
     from qa_app.machine import cpu_model_name
+    from qa_app.readers.inference import autocast_bf16
     from qa_app.training.loop import THRESHOLD_TOLERANCE_F1, validation_margins
     from qa_app.training.transformer import TRANSFORMER
 
     tolerances = [float(t) for t in args.tolerances.split(",")]
+    bf16 = autocast_bf16("auto")  # as the readers run by default
     examples = list(split_examples(load_squad(locate_squad_v2_dev()), "validation"))
     has_answer = np.array([not e.is_impossible for e in examples])
     articles = np.array([e.article_index for e in examples])
@@ -42,7 +44,7 @@ def main() -> None:
     for folder in args.checkpoints:
         print(f"reading {len(examples)} validation questions with {folder} ...", file=sys.stderr, flush=True)
         model, tokenizer, settings = TRANSFORMER.load_checkpoint(folder)
-        margins = validation_margins(model, tokenizer, settings, examples, 32, True, kind=TRANSFORMER)
+        margins = validation_margins(model, tokenizer, settings, examples, 32, bf16, kind=TRANSFORMER)
         by_tolerance = {}
         for tolerance in tolerances:
             held = held_out_f1(margins, has_answer, articles, tolerance)
@@ -58,7 +60,7 @@ def main() -> None:
                                       "threshold": settings.null_threshold}, "tolerances": by_tolerance}
     print(json.dumps({
         "benchmark": "threshold_rule", "command": "python bench/threshold_rule.py " + " ".join(sys.argv[1:]),
-        "tolerance_in_force": THRESHOLD_TOLERANCE_F1, "validation_questions": len(examples),
+        "tolerance_in_force": THRESHOLD_TOLERANCE_F1, "validation_questions": len(examples), "bf16_autocast": bf16,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_model_name(),
         "cores": os.cpu_count(), "checkpoints": results,
     }, indent=1))

@@ -279,7 +279,8 @@ def write_model_card(out_dir: Path, card: dict[str, Any]) -> None:
         "## Hyper-parameters", "", "```json", json.dumps(card["hyper_parameters"], indent=2), "```", "",
         "## Per epoch (validation)", "", "```json", json.dumps(card["epochs_history"], indent=2), "```", "",
         "## Limits", "",
-        f"Trained on {data['train_questions']:,} questions about English Wikipedia paragraphs; "
+        f"Trained on {card['examples_seen']:,} windows drawn from {data['train_questions']:,} questions about English "
+        "Wikipedia paragraphs; "
         "answers are extracted spans, never generated. Expect weaker results on other domains and languages.", "",
     ]
     (out_dir / "MODEL_CARD.md").write_text("\n".join(lines), encoding="utf-8")
