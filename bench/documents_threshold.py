@@ -18,7 +18,8 @@ then gives the F1 over the file at every threshold (an abstention on an unanswer
 the app would, and those are the figures reported. `--write`
 records the choice as `documents_null_threshold` in `models/NAME/reader.json`. Settings come from
 the config file and `QA_*` variables as for `qa-app` (`QA_MODELS_DIR` picks the checkpoints measured
-and written, `QA_TOKEN_BUDGET` the budget). The test set (`real-docs.jsonl`) is refused. Prints one JSON object (progress on stderr).
+and written, `QA_TOKEN_BUDGET` the budget). The test set (`real-docs.jsonl`) is refused. Prints one
+JSON object (progress on stderr).
 """
 
 from __future__ import annotations
