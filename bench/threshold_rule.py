@@ -45,12 +45,12 @@ def main() -> None:
         print(f"reading {len(examples)} validation questions with {folder} ...", file=sys.stderr, flush=True)
         model, tokenizer, settings = TRANSFORMER.load_checkpoint(folder)
         margins = validation_margins(model, tokenizer, settings, examples, 32, bf16, kind=TRANSFORMER)
+        curves = {w: f1_curve(m.diffs, m.forced_f1, has_answer) for w, m in margins.items()}  # all validation
         by_tolerance = {}
         for tolerance in tolerances:
             held = held_out_f1(margins, has_answer, articles, tolerance)
             sizes = [int((articles == a).sum()) for a in held]
-            weight, point = choose_threshold(
-                {w: f1_curve(m.diffs, m.forced_f1, has_answer) for w, m in margins.items()}, tolerance)
+            weight, point = choose_threshold(curves, tolerance)
             by_tolerance[f"{tolerance:g}"] = {
                 "held_out_f1_by_article": {str(a): round(f, 2) for a, f in held.items()},
                 "held_out_f1_pooled": round(float(np.average(list(held.values()), weights=sizes)), 2),
